@@ -1,0 +1,317 @@
+"""The directed follow graph: edge arrays, an open-addressing hash index and per-member counters.
+
+Edges live in parallel arrays (follower ``src``, followee ``dst``, ``since`` step,
+``familiarity``, ``closeness``, ``met``, ``alive``). A hash table maps the key
+``src * n + dst`` to the edge's slot, so follow checks are O(1). Removed edges are
+marked dead and compacted away now and then. A CSR view of followees per member is
+rebuilt on demand by a counting sort (O(edges)). In- and out-degree, mutual ties,
+offline ties and the number of local follows are kept up to date on every change,
+so metrics never rescan the edge list for them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+EMPTY = -1
+TOMB = -2
+
+# indices into the counters array
+N_ALIVE, N_MUTUAL_PAIRS, N_LOCAL, N_TOMB, N_USED = range(5)
+
+
+@njit(cache=True, inline="always")
+def _mix(key):
+    # splitmix64 finaliser: spreads consecutive keys over the table
+    z = np.uint64(key) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True)
+def _find_slot(keys, key):
+    mask = np.uint64(keys.shape[0] - 1)
+    i = np.int64(_mix(key) & mask)
+    while True:
+        k = keys[i]
+        if k == key:
+            return i
+        if k == EMPTY:
+            return -1
+        i = (i + 1) & (keys.shape[0] - 1)
+
+
+@njit(cache=True)
+def _free_slot(keys, key):
+    """First empty or tombstone slot on key's probe path (key must be absent)."""
+    mask = np.uint64(keys.shape[0] - 1)
+    i = np.int64(_mix(key) & mask)
+    while keys[i] >= 0:
+        i = (i + 1) & (keys.shape[0] - 1)
+    return i
+
+
+@njit(cache=True)
+def _find_edges(keys, vals, n, srcs, dsts):
+    out = np.full(srcs.shape[0], -1, np.int64)
+    for j in range(srcs.shape[0]):
+        s = _find_slot(keys, np.int64(srcs[j]) * n + dsts[j])
+        if s >= 0:
+            out[j] = vals[s]
+    return out
+
+
+@njit(cache=True)
+def _add_edges(new_src, new_dst, step, met_flag, cap, n, keys, vals, src, dst, since, met, alive,
+               in_deg, out_deg, mutual, offline, local_out, town, counters):
+    added = np.zeros(new_src.shape[0], np.bool_)
+    for j in range(new_src.shape[0]):
+        a = new_src[j]
+        b = new_dst[j]
+        if a == b:
+            continue
+        key = np.int64(a) * n + b
+        s = _find_slot(keys, key)
+        if s >= 0:
+            e = vals[s]
+            if met_flag and not met[e]:
+                met[e] = True
+                offline[a] += 1
+            continue
+        if cap > 0 and out_deg[a] >= cap and in_deg[a] <= cap:
+            continue  # Twitter's 2009 follow cap
+        e = counters[N_USED]
+        counters[N_USED] += 1
+        fs = _free_slot(keys, key)
+        if keys[fs] == TOMB:
+            counters[N_TOMB] -= 1
+        keys[fs] = key
+        vals[fs] = e
+        src[e] = a
+        dst[e] = b
+        since[e] = step
+        met[e] = met_flag
+        alive[e] = True
+        out_deg[a] += 1
+        in_deg[b] += 1
+        counters[N_ALIVE] += 1
+        if met_flag:
+            offline[a] += 1
+        if _find_slot(keys, np.int64(b) * n + a) >= 0:
+            mutual[a] += 1
+            mutual[b] += 1
+            counters[N_MUTUAL_PAIRS] += 1
+        if town[a] == town[b]:
+            counters[N_LOCAL] += 1
+            local_out[a] += 1
+        added[j] = True
+    return added
+
+
+@njit(cache=True)
+def _remove_edges(edges, n, keys, src, dst, met, alive, in_deg, out_deg, mutual, offline, local_out, town,
+                  counters):
+    for j in range(edges.shape[0]):
+        e = edges[j]
+        if not alive[e]:
+            continue
+        a = src[e]
+        b = dst[e]
+        alive[e] = False
+        s = _find_slot(keys, np.int64(a) * n + b)
+        keys[s] = TOMB
+        counters[N_TOMB] += 1
+        out_deg[a] -= 1
+        in_deg[b] -= 1
+        counters[N_ALIVE] -= 1
+        if met[e]:
+            offline[a] -= 1
+        if _find_slot(keys, np.int64(b) * n + a) >= 0:
+            mutual[a] -= 1
+            mutual[b] -= 1
+            counters[N_MUTUAL_PAIRS] -= 1
+        if town[a] == town[b]:
+            counters[N_LOCAL] -= 1
+            local_out[a] -= 1
+
+
+@njit(cache=True)
+def _rebuild_table(keys, vals, src, dst, alive, used, n):
+    keys[:] = EMPTY
+    for e in range(used):
+        if alive[e]:
+            key = np.int64(src[e]) * n + dst[e]
+            fs = _free_slot(keys, key)
+            keys[fs] = key
+            vals[fs] = e
+
+
+@njit(cache=True)
+def _out_csr(src, alive, used, n):
+    indptr = np.zeros(n + 1, np.int64)
+    for e in range(used):
+        if alive[e]:
+            indptr[src[e] + 1] += 1
+    for i in range(n):
+        indptr[i + 1] += indptr[i]
+    fill = indptr[:-1].copy()
+    order = np.empty(indptr[n], np.int64)
+    for e in range(used):
+        if alive[e]:
+            order[fill[src[e]]] = e
+            fill[src[e]] += 1
+    return indptr, order
+
+
+class FollowGraph:
+    """Directed follow edges among ``n`` people, with familiarity and closeness per edge."""
+
+    FIELDS = (("src", np.int32), ("dst", np.int32), ("since", np.int32), ("familiarity", np.float32),
+              ("closeness", np.float32), ("met", np.bool_), ("alive", np.bool_))
+
+    def __init__(self, n: int, town: np.ndarray, capacity: int = 1024):
+        self.n = int(n)
+        self.town = np.ascontiguousarray(town, dtype=np.int32)
+        self.in_deg = np.zeros(n, np.int32)
+        self.out_deg = np.zeros(n, np.int32)
+        self.mutual = np.zeros(n, np.int32)
+        self.offline = np.zeros(n, np.int32)
+        self.local_out = np.zeros(n, np.int32)  # followees in one's own town
+        self.counters = np.zeros(5, np.int64)
+        for name, dtype in self.FIELDS:
+            setattr(self, name, np.zeros(capacity, dtype))
+        self.keys = np.full(_pow2(4 * capacity), EMPTY, np.int64)
+        self.vals = np.zeros(self.keys.shape[0], np.int64)
+        self._csr = None
+
+    # --- sizes -------------------------------------------------------------
+    @property
+    def used(self) -> int:
+        return int(self.counters[N_USED])
+
+    @property
+    def n_edges(self) -> int:
+        return int(self.counters[N_ALIVE])
+
+    @property
+    def mutual_pairs(self) -> int:
+        return int(self.counters[N_MUTUAL_PAIRS])
+
+    @property
+    def local_edges(self) -> int:
+        return int(self.counters[N_LOCAL])
+
+    def alive_index(self) -> np.ndarray:
+        """Slots of the live edges."""
+        return np.flatnonzero(self.alive[: self.used])
+
+    # --- changes -----------------------------------------------------------
+    def _reserve(self, extra: int) -> None:
+        need = self.used + extra
+        cap = self.src.shape[0]
+        if need > cap:
+            new_cap = max(need, int(cap * 1.5) + 1024)
+            for name, dtype in self.FIELDS:
+                arr = np.zeros(new_cap, dtype)
+                arr[: self.used] = getattr(self, name)[: self.used]
+                setattr(self, name, arr)
+        # keep the table at most half full, counting tombstones
+        if (self.n_edges + int(self.counters[N_TOMB]) + extra) * 2 > self.keys.shape[0]:
+            size = _pow2(4 * (self.n_edges + extra) + 1024)
+            self.keys = np.full(size, EMPTY, np.int64)
+            self.vals = np.zeros(size, np.int64)
+            _rebuild_table(self.keys, self.vals, self.src, self.dst, self.alive, self.used, self.n)
+            self.counters[N_TOMB] = 0
+
+    def add(self, src, dst, step: int, met: bool = False, cap: int = 0) -> np.ndarray:
+        """Add follows src -> dst in order; skips self, duplicate and capped ones. Returns the mask of added."""
+        src = np.ascontiguousarray(src, dtype=np.int64)
+        dst = np.ascontiguousarray(dst, dtype=np.int64)
+        if src.size == 0:
+            return np.zeros(0, bool)
+        self._reserve(src.size)
+        self._csr = None
+        return _add_edges(src, dst, int(step), bool(met), int(cap), self.n, self.keys, self.vals, self.src,
+                          self.dst, self.since, self.met, self.alive, self.in_deg, self.out_deg, self.mutual,
+                          self.offline, self.local_out, self.town, self.counters)
+
+    def remove(self, edges) -> None:
+        """Remove the edges at these slots (unfollow)."""
+        edges = np.ascontiguousarray(edges, dtype=np.int64)
+        if edges.size == 0:
+            return
+        self._csr = None
+        _remove_edges(edges, self.n, self.keys, self.src, self.dst, self.met, self.alive, self.in_deg,
+                      self.out_deg, self.mutual, self.offline, self.local_out, self.town, self.counters)
+
+    def remove_members(self, members) -> None:
+        """Remove every follow from or to these people."""
+        if len(members) == 0:
+            return
+        gone = np.zeros(self.n, bool)
+        gone[members] = True
+        used = self.used
+        hit = self.alive[:used] & (gone[self.src[:used]] | gone[self.dst[:used]])
+        self.remove(np.flatnonzero(hit))
+
+    def find(self, src, dst) -> np.ndarray:
+        """Slot of each follow src -> dst, or -1 where there is none."""
+        src = np.ascontiguousarray(src, dtype=np.int64)
+        dst = np.ascontiguousarray(dst, dtype=np.int64)
+        return _find_edges(self.keys, self.vals, self.n, src, dst)
+
+    def follows(self, src, dst) -> np.ndarray:
+        return self.find(src, dst) >= 0
+
+    def compact(self) -> None:
+        """Drop dead edges when they are many (slots change, so call between phases only)."""
+        used = self.used
+        if used < 4096 or used - self.n_edges < 0.3 * used:
+            return
+        keep = self.alive_index()
+        for name, _ in self.FIELDS:
+            arr = getattr(self, name)
+            arr[: keep.size] = arr[keep]
+            arr[keep.size: used] = 0
+        self.counters[N_USED] = keep.size
+        self.counters[N_TOMB] = 0
+        _rebuild_table(self.keys, self.vals, self.src, self.dst, self.alive, self.used, self.n)
+        self._csr = None
+
+    # --- views -------------------------------------------------------------
+    def followees_csr(self) -> tuple[np.ndarray, np.ndarray]:
+        """(indptr, slots): the live out-edges of person i are slots[indptr[i]:indptr[i+1]]."""
+        if self._csr is None:
+            self._csr = _out_csr(self.src, self.alive, self.used, self.n)
+        return self._csr
+
+    def edge_frame_arrays(self) -> dict[str, np.ndarray]:
+        idx = self.alive_index()
+        return {"follower": self.src[idx].astype(np.int64), "followee": self.dst[idx].astype(np.int64),
+                "since_step": self.since[idx].astype(np.int64)}
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Arrays that fully describe the graph (for checkpoints)."""
+        used = self.used
+        out = {name: getattr(self, name)[:used].copy() for name, _ in self.FIELDS}
+        return out
+
+    @classmethod
+    def from_state(cls, n: int, town: np.ndarray, state: dict[str, np.ndarray]) -> FollowGraph:
+        g = cls(n, town, capacity=max(1024, len(state["src"])))
+        alive = state["alive"].astype(bool)
+        g.add(state["src"][alive], state["dst"][alive], 0)
+        # restore per-edge values in the same (compacted) order
+        idx = g.alive_index()
+        for name in ("since", "familiarity", "closeness"):
+            getattr(g, name)[idx] = state[name][alive]
+        met_idx = idx[state["met"][alive]]
+        g.met[met_idx] = True
+        np.add.at(g.offline, g.src[met_idx], 1)
+        return g
+
+
+def _pow2(x: int) -> int:
+    return 1 << max(10, int(x - 1).bit_length())

@@ -1,0 +1,153 @@
+"""Metric names and their computation, in one place. The names are stable: outputs and notebooks rely on them."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from .state import State
+
+# per step (timeseries.parquet); each with what it measures and its range
+METRICS: dict[str, str] = {
+    "members": "members on the platform (joined, not left; quiet ones count) [0, N]",
+    "joined": "people who joined in this step",
+    "left": "members who left in this step",
+    "follows": "live follow edges",
+    "reciprocity": "pair-based reciprocity (Kwak et al. 2010): share of linked pairs that follow each other [0, 1]",
+    "mean_followers": "mean followers per member",
+    "gini_followers": "Gini coefficient of followers among members [0, 1]",
+    "top1_share_followers": "share of all follows received by the top 1% of members [0, 1]",
+    "top10_share_impressions": "share of all impressions (reads so far) received by the top 10% of members [0, 1]",
+    "spearman_skill_followers": "Spearman correlation of social skill and followers among members [-1, 1]",
+    "spearman_reach_followers": "Spearman correlation of offline reach and followers among members [-1, 1]",
+    "spearman_join_order_followers": "Spearman correlation of join order and followers (negative: early joiners lead) [-1, 1]",
+    "top_k_turnover": "share of the top-k members by followers who were not in the top-k metrics.turnover_lag steps ago [0, 1]",
+    "low_skill_connected_share": "share of members in the bottom skill quartile with at least one mutual tie [0, 1]",
+    "shy_connected_share": "share of members in the top shyness quartile with at least one mutual tie [0, 1]",
+    "offline_ties_per_member": "people met in person (offline ties) per member",
+    "close_ties_per_member": "close ties (closeness >= intimacy.close_threshold) per member",
+    "intimacy_gap": "mean share of a member's familiarity held toward people they are not close to [0, 1]",
+    "local_tie_share": "share of follows within one town [0, 1]",
+    "nonfollower_impression_share": "share of this step's reads that reached non-followers through reshares [0, 1]",
+    "meetups": "meetups held in this step",
+    "attendees": "people at meetups in this step",
+}
+METRIC_NAMES = tuple(METRICS)
+
+# per member at the end of a run (members.parquet)
+MEMBER_COLUMNS = ("member_id", "skill", "reach", "shyness", "activity", "town", "joined_step", "left_step",
+                  "followers", "followees", "mutual_ties", "offline_ties", "impressions", "familiarity",
+                  "closeness", "join_order", "engagements", "nonfollower_impressions", "followers_at_exit")
+FOLLOW_COLUMNS = ("follower", "followee", "since_step")
+
+SAMPLE = 50_000  # rank correlations use at most this many members (a seeded sample beyond it)
+
+
+def gini(x: np.ndarray) -> float:
+    x = np.sort(np.asarray(x, float))
+    n, total = x.size, x.sum()
+    if n == 0 or total == 0:
+        return 0.0
+    return float((2.0 * np.arange(1, n + 1) @ x) / (n * total) - (n + 1) / n)
+
+
+def top_share(x: np.ndarray, fraction: float) -> float:
+    x = np.asarray(x, float)
+    total = x.sum()
+    if x.size == 0 or total == 0:
+        return 0.0
+    k = max(1, int(np.ceil(fraction * x.size)))
+    return float(np.partition(x, x.size - k)[x.size - k:].sum() / total)
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return 0.0
+    return float(stats.spearmanr(x, y).statistic)
+
+
+def measure(state: State, params) -> dict[str, float]:
+    """Every metric in METRICS for the current state."""
+    g, pop = state.graph, state.pop
+    members = state.members()
+    n_members = members.size
+    followers = g.in_deg[members]
+    linked_pairs = g.n_edges - g.mutual_pairs
+    out: dict[str, float] = {
+        "members": n_members,
+        "joined": state.counts.get("joined", 0),
+        "left": state.counts.get("left", 0),
+        "follows": g.n_edges,
+        "reciprocity": g.mutual_pairs / linked_pairs if linked_pairs else 0.0,
+        "mean_followers": float(followers.mean()) if n_members else 0.0,
+        "gini_followers": gini(followers),
+        "top1_share_followers": top_share(followers, 0.01),
+        "top10_share_impressions": top_share(state.impressions[members], 0.10),
+        "local_tie_share": g.local_edges / g.n_edges if g.n_edges else 0.0,
+        "meetups": state.counts.get("meetups", 0),
+        "attendees": state.counts.get("attendees", 0),
+    }
+    sample = members
+    if n_members > SAMPLE:
+        sample = np.sort(np.random.default_rng([params.seed, state.step]).choice(members, SAMPLE, replace=False))
+    f = g.in_deg[sample]
+    out["spearman_skill_followers"] = spearman(pop.skill[sample], f)
+    out["spearman_reach_followers"] = spearman(pop.reach[sample], f)
+    out["spearman_join_order_followers"] = spearman(state.join_order[sample], f)
+    out["top_k_turnover"] = _turnover(state, params, members, followers)
+    low = members[pop.skill_quartile[members] == 0]
+    out["low_skill_connected_share"] = float((g.mutual[low] > 0).mean()) if low.size else 0.0
+    shy = members[pop.shyness[members] >= np.quantile(pop.shyness, 0.75)]
+    out["shy_connected_share"] = float((g.mutual[shy] > 0).mean()) if shy.size else 0.0
+    out["offline_ties_per_member"] = float(g.offline[members].sum() / n_members) if n_members else 0.0
+    close_ties, gap = _intimacy(state, params)
+    out["close_ties_per_member"] = close_ties / n_members if n_members else 0.0
+    out["intimacy_gap"] = gap
+    read = state.counts.get("items_read", 0)
+    out["nonfollower_impression_share"] = state.counts.get("nonfollower_read", 0) / read if read else 0.0
+    return {name: float(out[name]) for name in METRIC_NAMES}
+
+
+def _turnover(state: State, params, members: np.ndarray, followers: np.ndarray) -> float:
+    k = min(params.metrics.top_k, members.size)
+    top = set(members[np.argsort(-followers, kind="stable")[:k]].tolist()) if k else set()
+    history = state.top_k_history
+    history.append(top)
+    lag = params.metrics.turnover_lag
+    del history[: max(0, len(history) - lag - 1)]
+    past = history[0]
+    if len(history) <= lag or not past or not top:
+        return 0.0
+    return 1.0 - len(top & past) / len(top)
+
+
+def _intimacy(state: State, params) -> tuple[int, float]:
+    g, thr = state.graph, params.intimacy.close_threshold
+    idx = g.alive_index()
+    if idx.size == 0:
+        return 0, 0.0
+    src, fam = g.src[idx], g.familiarity[idx].astype(float)
+    close = g.closeness[idx] >= thr
+    total = np.bincount(src, weights=fam, minlength=g.n)
+    distant = np.bincount(src, weights=np.where(close, 0.0, fam), minlength=g.n)
+    has = total > 0
+    gap = float((distant[has] / total[has]).mean()) if has.any() else 0.0
+    return int(close.sum()), gap
+
+
+def member_table(state: State) -> dict[str, np.ndarray]:
+    """One row per person who ever joined, with the columns in MEMBER_COLUMNS."""
+    g, pop = state.graph, state.pop
+    ids = np.flatnonzero(state.joined_step >= 0)
+    idx = g.alive_index()
+    familiarity = np.bincount(g.src[idx], weights=g.familiarity[idx], minlength=g.n)
+    closeness = np.bincount(g.src[idx], weights=g.closeness[idx], minlength=g.n)
+    columns = {
+        "member_id": ids, "skill": pop.skill, "reach": pop.reach, "shyness": pop.shyness,
+        "activity": pop.activity, "town": pop.town, "joined_step": state.joined_step, "left_step": state.left_step,
+        "followers": g.in_deg, "followees": g.out_deg, "mutual_ties": g.mutual, "offline_ties": g.offline,
+        "impressions": state.impressions, "familiarity": familiarity, "closeness": closeness,
+        "join_order": state.join_order, "engagements": state.engagements,
+        "nonfollower_impressions": state.nonfollower_impressions, "followers_at_exit": state.followers_at_exit,
+    }
+    return {name: (col if name == "member_id" else col[ids]) for name, col in columns.items()}

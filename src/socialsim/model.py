@@ -1,0 +1,93 @@
+"""PlatformModel: a Mesa model of members who join, post, read, reshare, follow and meet offline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from . import metrics, population
+from .agents import Member
+from .params import Params
+from .phases import PHASES, adoption, following
+from .state import State
+
+
+class PlatformModel(mesa.Model):
+    """The platform model.
+
+    Build it from one parameters object or from keyword arguments, dotted or with
+    ``__`` for the group: ``PlatformModel(population__size=500, platform__recommender="local")``.
+    The seed is ``params.seed`` (or ``rng=``); the model draws every random number from Mesa's ``self.rng``.
+    """
+
+    def __init__(self, params: Params | dict | None = None, *, rng: int | None = None, **overrides: Any):
+        if isinstance(params, Params) and not overrides:
+            p = params
+        else:
+            p = Params.from_dict(params.to_dict() if isinstance(params, Params) else params, **overrides)
+        if rng is not None:
+            p = p.replace(seed=int(rng))
+        super().__init__(rng=p.seed)
+        self.params = p
+        self.state = State.new(population.generate(p.population, self.rng))
+        self.state.elite = self.state.pop.reach >= np.quantile(self.state.pop.reach, p.leaving.elite_quantile)
+        self.members: dict[int, Member] = {}
+        self.metrics: dict[str, float] = {}
+        self.datacollector = mesa.DataCollector(
+            model_reporters={name: (lambda m, name=name: m.metrics[name]) for name in metrics.METRIC_NAMES}
+        )
+        adoption.seed(self.state, p, self.rng)
+        following.run(self.state, p, self.rng)  # the first members follow their offline contacts
+        self._sync_members()
+        self.measure()
+
+    # --- the step ----------------------------------------------------------
+    def step(self) -> None:
+        """One day: join, post, read, engage, recommend, follow, meet, leave, decay; then measure."""
+        self.state.step = self.steps
+        for _, phase in PHASES:
+            phase(self.state, self.params, self.rng)
+        self._sync_members()
+        self.state.graph.compact()
+        self.measure()
+
+    def measure(self) -> None:
+        self.metrics = metrics.measure(self.state, self.params)
+        self.datacollector.collect(self)
+
+    def _sync_members(self) -> None:
+        """Mesa agents mirror membership: created on joining, removed on leaving."""
+        self.state.counts.update(joined=len(self.state.joined_now), left=len(self.state.left_now))
+        for i in self.state.joined_now.tolist():
+            self.members[i] = Member(self, i)
+        for i in self.state.left_now.tolist():
+            self.members.pop(i).remove()
+        self.state.joined_now = self.state.joined_now[:0]
+        self.state.left_now = self.state.left_now[:0]
+
+    def run(self, steps: int | None = None, progress=None) -> PlatformModel:
+        """Run ``steps`` steps (default ``params.run.steps``); ``progress`` is called after each."""
+        for _ in range(self.params.run.steps if steps is None else steps):
+            self.step()
+            if progress is not None:
+                progress(self)
+        return self
+
+    # --- outputs -----------------------------------------------------------
+    def timeseries(self) -> pd.DataFrame:
+        """One row per measured step, with every metric in ``metrics.METRIC_NAMES``."""
+        df = self.datacollector.get_model_vars_dataframe()
+        df.insert(0, "step", np.asarray(self.datacollector._collection_steps, dtype=np.int64))
+        return df.reset_index(drop=True)
+
+    def member_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(metrics.member_table(self.state), columns=list(metrics.MEMBER_COLUMNS))
+
+    def follows_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.state.graph.edge_frame_arrays(), columns=list(metrics.FOLLOW_COLUMNS))
+
+    def member(self, member_id: int) -> Member:
+        return self.members[member_id]

@@ -1,0 +1,110 @@
+"""Recommend: who-to-follow suggestions, k slots per online member, from a mixture of base recommenders.
+
+Base recommenders: random (open discovery), popularity (preferential attachment),
+friends_of_friends (triadic closure), local (same town), newcomer (recent joiners).
+The named settings are mixtures: ``newcomer_boost`` gives a share of slots to
+newcomers and the rest to popularity; ``mixture`` takes ``platform.recommender_mix``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import rules
+from ..params import BASE_RECOMMENDERS, Params
+from ..state import ACTIVE, State
+
+
+def mixture_weights(params: Params) -> dict[str, float]:
+    pl = params.platform
+    if pl.recommender == "none" or pl.recommender_slots == 0:
+        return {}
+    if pl.recommender == "mixture":
+        mix = pl.recommender_mix
+    elif pl.recommender == "newcomer_boost":
+        mix = {"popularity": 1.0 - pl.newcomer_share, "newcomer": pl.newcomer_share}
+    else:
+        mix = {pl.recommender: 1.0}
+    total = sum(mix.values())
+    return {k: v / total for k, v in mix.items() if v > 0}
+
+
+def run(state: State, params: Params, rng: np.random.Generator) -> None:
+    weights = mixture_weights(params)
+    readers = np.flatnonzero(state.online)
+    if not weights or readers.size == 0:
+        return
+    k = params.platform.recommender_slots
+    reader = np.repeat(readers, k)
+    names = list(weights)
+    kind = rng.choice(len(names), size=reader.size, p=[weights[x] for x in names])
+    candidate = np.full(reader.size, -1, np.int64)
+    pool = np.flatnonzero(state.status == ACTIVE)
+    for i, name in enumerate(names):
+        sel = np.flatnonzero(kind == i)
+        if sel.size:
+            candidate[sel] = SUGGEST[name](state, params, reader[sel], pool, rng)
+    ok = candidate >= 0
+    reader, candidate = reader[ok], candidate[ok]
+    ok = (candidate != reader) & ~state.graph.follows(reader, candidate)
+    reader, candidate = reader[ok], candidate[ok]
+    b, pop = params.behaviour, state.pop
+    # a suggestion is judged on what the account is like: its author's skill stands in for appeal
+    state.expose(reader, candidate, rules.follow_probability(pop.skill[candidate], pop.reach[candidate],
+                                                             b.follow_base, b.follow_slope, b.prominence))
+
+
+def _uniform(pool: np.ndarray, size: int, rng) -> np.ndarray:
+    if pool.size == 0:
+        return np.full(size, -1, np.int64)
+    return pool[rng.integers(pool.size, size=size)]
+
+
+def suggest_random(state, params, reader, pool, rng):
+    return _uniform(pool, reader.size, rng)
+
+
+def suggest_popularity(state, params, reader, pool, rng):
+    if pool.size == 0:
+        return np.full(reader.size, -1, np.int64)
+    cum = np.cumsum(state.graph.in_deg[pool] + 1.0)
+    return pool[np.searchsorted(cum, rng.random(reader.size) * cum[-1], side="right").clip(max=pool.size - 1)]
+
+
+def suggest_friends_of_friends(state, params, reader, pool, rng):
+    g = state.graph
+    indptr, slots = g.followees_csr()
+
+    def random_followee(who):
+        deg = indptr[who + 1] - indptr[who]
+        pick = indptr[who] + (rng.random(who.size) * deg).astype(np.int64)
+        out = np.full(who.size, -1, np.int64)
+        has = deg > 0
+        out[has] = g.dst[slots[pick[has]]]
+        return out
+
+    friend = random_followee(reader)
+    out = np.full(reader.size, -1, np.int64)
+    has = friend >= 0
+    out[has] = random_followee(friend[has])
+    return out
+
+
+def suggest_local(state, params, reader, pool, rng):
+    town = state.pop.town
+    order = pool[np.argsort(town[pool], kind="stable")]
+    starts = np.searchsorted(town[order], np.arange(params.population.towns + 1))
+    t = town[reader]
+    size = starts[t + 1] - starts[t]
+    out = np.full(reader.size, -1, np.int64)
+    has = size > 0
+    out[has] = order[starts[t[has]] + (rng.random(int(has.sum())) * size[has]).astype(np.int64)]
+    return out
+
+
+def suggest_newcomer(state, params, reader, pool, rng):
+    recent = pool[state.joined_step[pool] >= state.step - params.platform.newcomer_window]
+    return _uniform(recent, reader.size, rng)
+
+
+SUGGEST = {name: globals()[f"suggest_{name}"] for name in BASE_RECOMMENDERS}

@@ -1,0 +1,76 @@
+"""The behavioural rules as small functions of member attributes.
+
+Each rule works on one member's scalars and on whole numpy arrays alike, so the
+vectorised phases and the per-agent reference model (``socialsim.reference``)
+call the same functions and differ only in how they iterate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def logistic(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def join_probability(openness, spontaneous_rate, imitation_rate, elite_weight, member_contact_share,
+                     invite_only, has_member_contact):
+    """Bass adoption: spontaneous joining (scaled by openness and reach) plus imitation of offline contacts."""
+    p = openness * spontaneous_rate * elite_weight + imitation_rate * member_contact_share
+    p = np.minimum(p, 1.0)
+    if invite_only:
+        p = np.where(has_member_contact, p, 0.0)
+    return p
+
+
+def elite_weight(reach_z, elite_early_adoption):
+    """exp(e z - e^2 / 2): a reach z-score speeds joining; the mean weight over people stays 1."""
+    return np.exp(elite_early_adoption * reach_z - 0.5 * elite_early_adoption**2)
+
+
+def post_appeal(skill, noise, appeal_noise):
+    return skill + appeal_noise * noise
+
+
+def engage_probability(appeal, engage_base, engage_slope):
+    return logistic(engage_base + engage_slope * appeal)
+
+
+def reply_probability(reader_shyness, reply_share):
+    """Given engagement: a reply rather than a like. The shy reply less."""
+    return reply_share * (1.0 - reader_shyness)
+
+
+def answer_probability(author_shyness, answer_prob):
+    return answer_prob * (1.0 - 0.5 * author_shyness)
+
+
+def reshare_probability(appeal, reshare_base, reshare_slope):
+    return logistic(reshare_base + reshare_slope * appeal)
+
+
+def follow_probability(appeal, author_reach, follow_base, follow_slope, prominence):
+    """Following an author one is exposed to: rises with the post's appeal and the author's prominence."""
+    return logistic(follow_base + follow_slope * appeal + prominence * np.log(author_reach))
+
+
+def follow_back_probability(followed_followers, followed_shyness, follow_back_prob, follow_back_scale):
+    """Accounts with many followers rarely follow back; the shy a little less."""
+    return follow_back_prob * (1.0 - 0.5 * followed_shyness) / (1.0 + followed_followers / follow_back_scale)
+
+
+def hear_probability(local_followees, hear_prob):
+    """Hearing of a local meetup through any of one's local followees."""
+    return 1.0 - (1.0 - hear_prob) ** local_followees
+
+
+def attend_probability(skill, shyness, local_followees, attend_base, attend_skill, attend_ties, attend_shyness):
+    """Attendance rises with skill and local ties and falls with shyness (a fully shy person never goes)."""
+    x = attend_base + attend_skill * skill + attend_ties * np.log1p(local_followees) - attend_shyness * shyness
+    return (1.0 - shyness) * logistic(x)
+
+
+def quiet_probability(is_early_elite, mainstream, quiet_rate, elite_exit_rate):
+    """Going quiet (the first stage of leaving); early elite adopters drift off once the platform is mainstream."""
+    return quiet_rate + np.where(is_early_elite & mainstream, elite_exit_rate, 0.0)

@@ -1,0 +1,113 @@
+"""The model's state as arrays: who is a member, what they did, and the follow graph."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .graph import FollowGraph
+from .population import Population
+
+# membership status of a person
+OUTSIDE, ACTIVE, QUIET, LEFT = 0, 1, 2, 3
+
+
+@dataclass
+class Timeline:
+    """What members read in one step: one row per item read (reader, author, appeal, ...)."""
+
+    reader: np.ndarray
+    author: np.ndarray
+    appeal: np.ndarray
+    edge: np.ndarray  # slot of the reader -> author follow, -1 if the reader does not follow the author
+    reshared: np.ndarray  # True if the item reached the reader through a reshare
+
+    @classmethod
+    def empty(cls) -> Timeline:
+        z = np.zeros(0, np.int64)
+        return cls(z, z, np.zeros(0), z, np.zeros(0, bool))
+
+    def __len__(self) -> int:
+        return self.reader.shape[0]
+
+
+@dataclass
+class Reshares:
+    """Reshares made in one step, delivered to the resharers' followers in the next."""
+
+    resharer: np.ndarray
+    author: np.ndarray
+    appeal: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Reshares:
+        z = np.zeros(0, np.int64)
+        return cls(z, z, np.zeros(0))
+
+
+@dataclass
+class State:
+    pop: Population
+    graph: FollowGraph
+    step: int = 0
+    status: np.ndarray = None  # OUTSIDE / ACTIVE / QUIET / LEFT
+    joined_step: np.ndarray = None  # -1 until joined
+    join_order: np.ndarray = None  # rank of joining (ties broken by draw), -1 until joined
+    left_step: np.ndarray = None  # -1 unless left
+    quiet_since: np.ndarray = None
+    last_post: np.ndarray = None  # step of the last post, -1 if none
+    member_contacts: np.ndarray = None  # offline contacts who are members
+    impressions: np.ndarray = None  # reads of one's posts, in total
+    nonfollower_impressions: np.ndarray = None  # reads by people who do not follow the author
+    engagements: np.ndarray = None  # likes and replies received
+    followers_at_exit: np.ndarray = None
+    elite: np.ndarray = None  # reach above the leaving.elite_quantile of the population
+    n_joined: int = 0
+    mainstream_since: int = -1
+    # what happened in the current step (scratch, rebuilt every step)
+    online: np.ndarray = None
+    posted: np.ndarray = None
+    appeal: np.ndarray = None
+    timeline: Timeline = field(default_factory=Timeline.empty)
+    reshares_new: Reshares = field(default_factory=Reshares.empty)
+    reshares_prev: Reshares = field(default_factory=Reshares.empty)
+    exposures: list = field(default_factory=list)  # (follower, author, probability) arrays to try to follow
+    joined_now: np.ndarray = None
+    left_now: np.ndarray = None
+    counts: dict = field(default_factory=dict)  # per-step tallies for the metrics (meetups, replies ...)
+    top_k_history: list = field(default_factory=list)
+
+    @classmethod
+    def new(cls, pop: Population) -> State:
+        n = pop.size
+        s = cls(pop=pop, graph=FollowGraph(n, pop.town, capacity=max(1024, 8 * n)))
+        s.status = np.zeros(n, np.int8)
+        for name in ("joined_step", "join_order", "left_step", "quiet_since", "last_post"):
+            setattr(s, name, np.full(n, -1, np.int64))
+        for name in ("member_contacts", "impressions", "nonfollower_impressions", "engagements", "followers_at_exit"):
+            setattr(s, name, np.zeros(n, np.int64))
+        s.online = np.zeros(n, bool)
+        s.posted = np.zeros(n, bool)
+        s.appeal = np.zeros(n)
+        s.joined_now = np.zeros(0, np.int64)
+        s.left_now = np.zeros(0, np.int64)
+        return s
+
+    @property
+    def n(self) -> int:
+        return self.pop.size
+
+    @property
+    def is_member(self) -> np.ndarray:
+        """Joined and not left (quiet members count)."""
+        return (self.status == ACTIVE) | (self.status == QUIET)
+
+    def members(self) -> np.ndarray:
+        return np.flatnonzero(self.is_member)
+
+    def expose(self, follower, author, probability) -> None:
+        """Record exposures that may turn into follows in the follow phase."""
+        if len(follower):
+            self.exposures.append((np.asarray(follower, np.int64), np.asarray(author, np.int64),
+                                   np.broadcast_to(np.asarray(probability, float), len(follower))))
