@@ -138,6 +138,17 @@ def _remove_edges(edges, n, keys, src, dst, met, alive, in_deg, out_deg, mutual,
 
 
 @njit(cache=True)
+def _edges_touching(gone, src, dst, alive, used):
+    out = np.empty(used, np.int64)
+    m = 0
+    for e in range(used):
+        if alive[e] and (gone[src[e]] or gone[dst[e]]):
+            out[m] = e
+            m += 1
+    return out[:m]
+
+
+@njit(cache=True)
 def _rebuild_table(keys, vals, src, dst, alive, used, n):
     keys[:] = EMPTY
     for e in range(used):
@@ -250,11 +261,9 @@ class FollowGraph:
         """Remove every follow from or to these people."""
         if len(members) == 0:
             return
-        gone = np.zeros(self.n, bool)
+        gone = np.zeros(self.n, np.bool_)
         gone[members] = True
-        used = self.used
-        hit = self.alive[:used] & (gone[self.src[:used]] | gone[self.dst[:used]])
-        self.remove(np.flatnonzero(hit))
+        self.remove(_edges_touching(gone, self.src, self.dst, self.alive, self.used))
 
     def find(self, src, dst) -> np.ndarray:
         """Slot of each follow src -> dst, or -1 where there is none."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 from scipy import stats
 
 from .state import State
@@ -61,9 +62,10 @@ def top_share(x: np.ndarray, fraction: float) -> float:
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rho (average ranks for ties); 0 where either side is constant."""
     if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return 0.0
-    return float(stats.spearmanr(x, y).statistic)
+    return float(np.corrcoef(stats.rankdata(x), stats.rankdata(y))[0, 1])
 
 
 def measure(state: State, params) -> dict[str, float]:
@@ -122,17 +124,31 @@ def _turnover(state: State, params, members: np.ndarray, followers: np.ndarray) 
 
 
 def _intimacy(state: State, params) -> tuple[int, float]:
-    g, thr = state.graph, params.intimacy.close_threshold
-    idx = g.alive_index()
-    if idx.size == 0:
-        return 0, 0.0
-    src, fam = g.src[idx], g.familiarity[idx].astype(float)
-    close = g.closeness[idx] >= thr
-    total = np.bincount(src, weights=fam, minlength=g.n)
-    distant = np.bincount(src, weights=np.where(close, 0.0, fam), minlength=g.n)
-    has = total > 0
-    gap = float((distant[has] / total[has]).mean()) if has.any() else 0.0
-    return int(close.sum()), gap
+    g = state.graph
+    return _intimacy_kernel(g.src, g.familiarity, g.closeness, g.alive, g.used, g.n, params.intimacy.close_threshold)
+
+
+@njit(cache=True)
+def _intimacy_kernel(src, familiarity, closeness, alive, used, n, threshold):
+    """(close ties, intimacy gap): the gap is the mean over members who feel any familiarity of the share
+    of it held toward people they are not close to."""
+    total = np.zeros(n)
+    distant = np.zeros(n)
+    close = 0
+    for e in range(used):
+        if alive[e]:
+            total[src[e]] += familiarity[e]
+            if closeness[e] >= threshold:
+                close += 1
+            else:
+                distant[src[e]] += familiarity[e]
+    gap = 0.0
+    count = 0
+    for i in range(n):
+        if total[i] > 0:
+            gap += distant[i] / total[i]
+            count += 1
+    return close, (gap / count if count else 0.0)
 
 
 def member_table(state: State) -> dict[str, np.ndarray]:

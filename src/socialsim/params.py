@@ -59,8 +59,8 @@ class PopulationParams:
 @dataclass
 class AdoptionParams:
     seed_members: int = _p(10, "people on the platform at step 0 (the highest-reach first adopters)", (1, None))
-    spontaneous_rate: float = _p(0.003, "Bass p: chance per step to join unprompted (times openness)", PROB)
-    imitation_rate: float = _p(0.08, "Bass q: chance per step to join, times the share of offline contacts on it", PROB)
+    spontaneous_rate: float = _p(0.0007, "Bass p: chance per step to join unprompted (times openness)", PROB)
+    imitation_rate: float = _p(0.06, "Bass q: chance per step to join, times the share of offline contacts on it", PROB)
     elite_early_adoption: float = _p(1.0, "how strongly reach speeds up spontaneous joining (0 = not at all)", POS)
     attachment: str = _p(
         "behaviour",
@@ -100,7 +100,7 @@ class BehaviourParams:
     answer_prob: float = _p(0.6, "chance the author answers a reply (times 1 - shyness/2)", PROB)
     reshare_base: float = _p(-6.0, "logit of resharing a post of appeal 0", (None, None))
     reshare_slope: float = _p(3.0, "rise of the reshare logit per unit appeal", (None, None))
-    follow_base: float = _p(-5.0, "logit of following an author one is exposed to", (None, None))
+    follow_base: float = _p(-6.0, "logit of following an author one is exposed to", (None, None))
     follow_slope: float = _p(3.0, "rise of the follow logit per unit appeal", (None, None))
     prominence: float = _p(0.3, "rise of the follow logit per unit log-reach of the author", POS)
     offline_follow_prob: float = _p(0.6, "chance a newcomer follows each offline contact already on it", PROB)

@@ -31,43 +31,37 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     out = _read(int(rng.integers(2**62)), readers, indptr, slots, g.dst, state.posted, state.appeal,
                 rs_indptr, rs.author[order], rs.appeal[order], pl.attention, pl.timeline == "engagement",
                 g.keys, g.n)
-    state.timeline = Timeline(*out[:4], reshared=out[4])
+    state.timeline = Timeline(*out, reshared=out[3] < 0)
 
 
 @njit(cache=True)
 def _read(seed, readers, indptr, slots, dst, posted, appeal, rs_indptr, rs_author, rs_appeal, attention, ranked,
           keys, n):
     np.random.seed(seed)
-    # pass 1: how many items each reader has, to size the output
-    counts = np.zeros(readers.shape[0], np.int64)
+    # pass 1: an upper bound of each reader's items, to size the output and one scratch buffer
+    cap = np.zeros(readers.shape[0], np.int64)
     for i in range(readers.shape[0]):
         r = readers[i]
         c = 0
         for k in range(indptr[r], indptr[r + 1]):
             f = dst[slots[k]]
-            if posted[f]:
-                c += 1
-            c += rs_indptr[f + 1] - rs_indptr[f]
-        counts[i] = min(c, attention)
-    total = counts.sum()
+            c += (1 if posted[f] else 0) + rs_indptr[f + 1] - rs_indptr[f]
+        cap[i] = c
+    total = np.minimum(cap, attention).sum()
     o_reader = np.empty(total, np.int64)
     o_author = np.empty(total, np.int64)
     o_appeal = np.empty(total, np.float64)
     o_edge = np.empty(total, np.int64)
-    o_reshared = np.empty(total, np.bool_)
+    width = cap.max() if cap.shape[0] else 0
+    c_author = np.empty(width, np.int64)
+    c_appeal = np.empty(width, np.float64)
+    c_edge = np.empty(width, np.int64)
+    c_key = np.empty(width, np.float64)
     pos = 0
     for i in range(readers.shape[0]):
-        if counts[i] == 0:
+        if cap[i] == 0:
             continue
         r = readers[i]
-        cap = 0
-        for k in range(indptr[r], indptr[r + 1]):
-            f = dst[slots[k]]
-            cap += (1 if posted[f] else 0) + rs_indptr[f + 1] - rs_indptr[f]
-        c_author = np.empty(cap, np.int64)
-        c_appeal = np.empty(cap, np.float64)
-        c_edge = np.empty(cap, np.int64)
-        c_key = np.empty(cap, np.float64)
         m = 0
         for k in range(indptr[r], indptr[r + 1]):
             e = slots[k]
@@ -86,21 +80,17 @@ def _read(seed, readers, indptr, slots, dst, posted, appeal, rs_indptr, rs_autho
                 c_author[m] = a
                 c_appeal[m] = rs_appeal[j]
                 c_edge[m] = -1
+                # chronological: this step's posts come before last step's reshares
                 c_key[m] = -rs_appeal[j] if ranked else 1.0 + np.random.random()
                 m += 1
-        take = min(m, attention)
-        if take == 0:
-            continue
-        if m > take:
-            idx = np.argsort(c_key[:m])[:take]
+        if m > attention:
+            idx = np.argsort(c_key[:m])[:attention]
         else:
             idx = np.arange(m)
-        for t in range(take):
-            j = idx[t]
+        for j in idx:
             o_reader[pos] = r
             o_author[pos] = c_author[j]
             o_appeal[pos] = c_appeal[j]
             o_edge[pos] = c_edge[j]
-            o_reshared[pos] = c_edge[j] < 0
             pos += 1
-    return o_reader[:pos], o_author[:pos], o_appeal[:pos], o_edge[:pos], o_reshared[:pos]
+    return o_reader[:pos], o_author[:pos], o_appeal[:pos], o_edge[:pos]
