@@ -21,6 +21,7 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     p = rules.quiet_probability(early_elite, mainstream, lv.quiet_rate, lv.elite_exit_rate)
     quiet = (state.status == ACTIVE) & (rng.random(state.n) < p)
     state.status[quiet] = QUIET
+    state.online[quiet] = False
     state.quiet_since[quiet] = state.step
     gone = np.flatnonzero((state.status == QUIET) & (state.step - state.quiet_since >= lv.quiet_steps))
     state.left_now = gone
