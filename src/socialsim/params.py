@@ -308,3 +308,13 @@ def validate(params: Params) -> None:
             f"adoption.seed_members must be <= population.size ({params.population.size}); "
             f"got {params.adoption.seed_members}"
         )
+
+
+def markdown_table() -> str:
+    """The parameter table of docs/ODD.md (a test keeps the two identical)."""
+    rows = ["| parameter | default | allowed | meaning |", "| --- | --- | --- | --- |"]
+    for name, f, value in iter_fields():
+        shown = ", ".join(f"{k}: {v}" for k, v in value.items()) if isinstance(value, dict) else value
+        kind = "true/false" if isinstance(value, bool) else allowed(f.metadata)
+        rows.append(f"| `{name}` | {shown} | {kind} | {f.metadata['doc']} |")
+    return "\n".join(rows)
