@@ -1,0 +1,294 @@
+"""Hydra configuration of socialsim: schemas, cfg -> Params, one-line errors, and ``compose_params``.
+
+The :class:`socialsim.params.Params` dataclasses are the single source of truth. They are registered in
+Hydra's ConfigStore as the schema of the primary config (``configs/config.yaml``), so a wrong type or an
+unknown key fails while the config is composed; allowed ranges and choices are checked by
+:func:`socialsim.params.validate` before any run folder is created (see :class:`PreflightCallback`).
+
+``compose_params(["population.size=500", "scenario=twitter2009"])`` builds the same ``Params`` the command
+line would, for tests and notebooks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Iterable
+
+from hydra.core.config_store import ConfigStore
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from .params import ParameterError, Params, allowed, iter_fields
+
+#: ``configs/`` at the repository root (the package is installed editable from the source tree).
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+CONFIG_NAME = "config"
+SCHEMA_NAME = "socialsim_schema"
+#: config groups of the model (``group=option`` on the command line)
+MODEL_GROUPS = ("population", "platform", "meetups", "scenario", "experiment")
+
+
+def register_configs() -> None:
+    """Register the schemas in Hydra's ConfigStore (idempotent: storing again replaces the same nodes)."""
+    cs = ConfigStore.instance()
+    cs.store(name=SCHEMA_NAME, node=Params)
+    try:  # the SLURM config in configs/hydra/launcher/submitit_slurm.yaml extends the plugin's schema
+        from hydra_plugins.hydra_submitit_launcher.config import SlurmQueueConf
+
+        cs.store(group="hydra/launcher", name="_submitit_slurm_schema", node=SlurmQueueConf,
+                 provider="socialsim")
+    except ImportError:  # pragma: no cover - the launcher is a dependency
+        pass
+
+
+register_configs()
+
+
+# --- cfg -> Params ------------------------------------------------------------------------------
+def to_params(cfg: DictConfig | dict) -> Params:
+    """Build and validate Params from a composed config (a ``hydra`` node, if present, is ignored)."""
+    if isinstance(cfg, DictConfig):
+        data = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
+    else:
+        data = dict(cfg)
+    assert isinstance(data, dict)
+    data.pop("hydra", None)
+    return Params.from_dict(data)
+
+
+def flat_params(params: Params) -> dict[str, Any]:
+    """Every leaf parameter by dotted name; dict-valued parameters are flattened one level further."""
+    out: dict[str, Any] = {}
+    for name, _, value in iter_fields(params):
+        if isinstance(value, dict):
+            for key in sorted(value):
+                out[f"{name}.{key}"] = value[key]
+        else:
+            out[name] = value
+    return out
+
+
+def config_hash(params: Params) -> str:
+    """A stable hash of the resolved model configuration (seed included, Hydra runtime keys excluded)."""
+    text = json.dumps(params.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# --- one-line errors ------------------------------------------------------------------------------
+_FIELDS = {name: f for name, f, _ in iter_fields()}
+_GROUP_FIELDS: dict[str, list[str]] = {}
+for _name in _FIELDS:
+    _group, _, _leaf = _name.rpartition(".")
+    _GROUP_FIELDS.setdefault(_group, []).append(_leaf)
+_KIND = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "a name", "dict": "a mapping"}
+
+
+def describe(name: str) -> str:
+    """What a parameter accepts, e.g. 'a number in [0, 1]'."""
+    f = _FIELDS.get(name)
+    if f is None:
+        return "a known parameter"
+    kind = _KIND.get(f.type if isinstance(f.type, str) else getattr(f.type, "__name__", ""), "a value")
+    meta = dict(f.metadata)
+    if "choices" in meta:
+        return allowed(meta)
+    if "range" in meta:
+        return f"{kind} {allowed(meta)}"
+    return kind
+
+
+def _unknown_key(full_key: str) -> str:
+    group, _, leaf = full_key.rpartition(".")
+    if not group:
+        top = [k for k in _GROUP_FIELDS if k and "." not in k] + _GROUP_FIELDS.get("", [])
+        return f"{full_key} is not a parameter or group; allowed: {', '.join(top)}"
+    if group in _FIELDS:  # a key of a mapping parameter, e.g. platform.recommender_mix
+        from .params import BASE_RECOMMENDERS
+
+        hint = f" (keys: {', '.join(BASE_RECOMMENDERS)})" if group == "platform.recommender_mix" else ""
+        return f"{group} has no key {leaf!r}; add it with +{full_key}=VALUE{hint}"
+    if group in _GROUP_FIELDS:
+        return f"{full_key} is not a parameter; allowed in {group}: {', '.join(_GROUP_FIELDS[group])}"
+    return f"{full_key} is not a parameter"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def format_error(exc: BaseException) -> str | None:
+    """A one-line message for a configuration error, or None if ``exc`` is not one (a bug: show the traceback)."""
+    from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException, OverrideParseException
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
+
+    if isinstance(exc, ParameterError):
+        return str(exc)
+    if isinstance(exc, MissingConfigException):
+        missing = exc.missing_cfg_file or ""
+        group, _, option = missing.rpartition("/")
+        if exc.options is not None and group:
+            return f"{group} must be one of {', '.join(sorted(exc.options))}; got {option!r}"
+        match = re.search(r"Could not find '([^']+)/([^'/]+)'", str(exc))
+        if match:
+            return f"{match.group(1)} has no option {match.group(2)!r}"
+        return _one_line(exc)
+    cause = exc.__cause__ if isinstance(exc, HydraException) else exc
+    if isinstance(cause, OmegaConfBaseException):
+        full_key = getattr(cause, "full_key", None) or ""
+        value = getattr(cause, "value", None)
+        if isinstance(cause, (ConfigKeyError, ConfigAttributeError)) and full_key:
+            if full_key.startswith("hydra."):
+                return f"{full_key} is not a Hydra setting"
+            return _unknown_key(full_key)
+        if isinstance(cause, ValidationError) and full_key:
+            return f"{full_key} must be {describe(full_key)}; got {value!r}"
+        if full_key:
+            return f"{full_key}: {_one_line(cause.msg if hasattr(cause, 'msg') else cause)}"
+    if isinstance(exc, OverrideParseException):
+        text = _one_line(exc.message).split(" See https://")[0]
+        return f"cannot parse override {exc.override!r}: {text}"
+    if isinstance(exc, ConfigCompositionException):
+        text = str(exc)
+        match = re.search(r"Could not override '([^']+)'", text)
+        if match:
+            return _unknown_key(match.group(1))
+        match = re.search(r"Could not append to config\. An item is already at '([^']+)'", text)
+        if match:
+            return f"{match.group(1)} is already set; override it without '+'"
+        return _one_line(text.splitlines()[0] if text else repr(exc))
+    if isinstance(exc, HydraException):
+        return _one_line(exc)
+    return None
+
+
+# --- validation before any folder is created -------------------------------------------------------
+def _sweep_lists(cfg: DictConfig) -> tuple[list[str], list[list[str]]]:
+    """The fixed overrides and the value lists of a multirun, as Hydra's BasicSweeper expands them."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    params = OmegaConf.select(cfg, "hydra.sweeper.params", default=None) or {}
+    lines = [f"{k}={v}" for k, v in params.items()]
+    lines += list(OmegaConf.to_container(cfg.hydra.overrides.task, resolve=False))
+    entries: OrderedDict[str, list[str]] = OrderedDict()
+    for override in OverridesParser.create().parse_overrides(lines):
+        key = override.get_key_element()
+        if override.is_sweep_override():
+            if not override.is_discrete_sweep():
+                raise ParameterError(f"{key}: only lists and range() sweeps are supported")
+            entries[key] = [f"{key}={v}" for v in override.sweep_string_iterator()]
+        else:
+            entries[key] = [f"{key}={override.get_value_element_as_str()}"]
+    fixed = [v[0] for v in entries.values() if len(v) == 1]
+    sweeps = [v for v in entries.values() if len(v) > 1]
+    return fixed, sweeps
+
+
+def preflight_multirun(cfg: DictConfig) -> int:
+    """Compose and validate every value of every swept parameter (with the first value of the others).
+
+    Every combination checked is a real job of the sweep, so nothing valid is refused; a bad value fails
+    before the sweep folder exists. Returns the number of jobs the sweep will run.
+    """
+    from hydra.core.global_hydra import GlobalHydra
+
+    fixed, sweeps = _sweep_lists(cfg)
+    loader = GlobalHydra.instance().config_loader()
+    firsts = [values[0] for values in sweeps]
+    seen: set[str] = set()
+    checks = [list(firsts)]
+    for i, values in enumerate(sweeps):
+        for value in values[1:]:
+            checks.append(firsts[:i] + [value] + firsts[i + 1:])
+    for combo in checks:
+        key = "\n".join(combo)
+        if key in seen:
+            continue
+        seen.add(key)
+        job_cfg = loader.load_sweep_config(cfg, fixed + combo)
+        to_params(job_cfg)
+    n = 1
+    for values in sweeps:
+        n *= len(values)
+    return n
+
+
+def _exit_on_config_error(check, config: DictConfig) -> None:
+    """Run ``check(config)``; on a configuration error print one line and exit with code 2.
+
+    Hydra turns exceptions in callbacks into warnings, so a bad configuration ends the program here
+    (SystemExit passes through Hydra), before any run or sweep folder is created.
+    """
+    import sys
+
+    try:
+        check(config)
+    except Exception as exc:  # noqa: BLE001
+        message = format_error(exc)
+        if message is None:
+            raise
+        print(f"socialsim: error: {message}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+class PreflightCallback(Callback):
+    """Validates the composed configuration before Hydra creates a run or sweep folder."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _exit_on_config_error(to_params, config)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _exit_on_config_error(preflight_multirun, config)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from .analysis import print_sweep_summary
+
+        print_sweep_summary(Path(config.hydra.sweep.dir))
+
+
+# --- compose API ------------------------------------------------------------------------------------
+def compose_config(overrides: Iterable[str] = (), return_hydra_config: bool = False) -> DictConfig:
+    """The composed config for these overrides, exactly as ``python -m socialsim`` would build it."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    overrides = list(overrides)
+    gh = GlobalHydra.instance()
+    backup = gh.hydra if gh.is_initialized() else None
+    try:
+        if backup is not None:
+            gh.clear()
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3", job_name="socialsim"):
+            return compose(config_name=CONFIG_NAME, overrides=overrides, return_hydra_config=return_hydra_config)
+    finally:
+        if backup is not None:
+            gh.clear()
+            gh.initialize(backup)
+
+
+def compose_params(overrides: Iterable[str] = ()) -> Params:
+    """Params from Hydra overrides, e.g. ``compose_params(["scenario=twitter2009", "population.size=500"])``.
+
+    Raises :class:`ParameterError` with a one-line message for any bad input (unknown key, group or option,
+    wrong type, value out of range).
+    """
+    try:
+        cfg = compose_config(overrides)
+    except Exception as exc:  # noqa: BLE001 - turned into one line when it is a config error
+        message = format_error(exc)
+        if message is None:
+            raise
+        raise ParameterError(message) from None
+    return to_params(cfg)
+
+
+def defaults_yaml() -> str:
+    """The schema's defaults as YAML (for docs)."""
+    return OmegaConf.to_yaml(OmegaConf.structured(Params))
+
+
+__all__ = ["CONFIG_DIR", "compose_config", "compose_params", "config_hash", "flat_params", "format_error",
+           "register_configs", "to_params", "PreflightCallback"]
