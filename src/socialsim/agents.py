@@ -34,8 +34,8 @@ class Member(mesa.Agent):
     def following(self) -> np.ndarray:
         """member_ids this member follows."""
         g = self.model.state.graph
-        indptr, slots = g.followees_csr()
-        return g.dst[slots[indptr[self.index]: indptr[self.index + 1]]].astype(np.int64)
+        csr = g.followees_csr()
+        return csr.followee[csr.indptr[self.index]: csr.indptr[self.index + 1]].astype(np.int64)
 
     def __repr__(self) -> str:
         return f"Member({self.index}, skill={self.skill:.2f}, reach={self.reach:.2f}, followers={self.followers})"

@@ -11,6 +11,8 @@ so metrics never rescan the edge list for them.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
@@ -160,20 +162,42 @@ def _rebuild_table(keys, vals, src, dst, alive, used, n):
 
 
 @njit(cache=True)
-def _out_csr(src, alive, used, n):
+def _out_csr(src, dst, alive, used, n):
+    """Counting sort of the live edges by follower, each row sorted by followee (two stable passes)."""
+    by_dst = np.zeros(n + 1, np.int64)
     indptr = np.zeros(n + 1, np.int64)
     for e in range(used):
         if alive[e]:
+            by_dst[dst[e] + 1] += 1
             indptr[src[e] + 1] += 1
     for i in range(n):
+        by_dst[i + 1] += by_dst[i]
         indptr[i + 1] += indptr[i]
-    fill = indptr[:-1].copy()
-    order = np.empty(indptr[n], np.int64)
+    m = indptr[n]
+    tmp = np.empty(m, np.int64)
+    fill = by_dst[:-1].copy()
     for e in range(used):
         if alive[e]:
-            order[fill[src[e]]] = e
-            fill[src[e]] += 1
-    return indptr, order
+            tmp[fill[dst[e]]] = e
+            fill[dst[e]] += 1
+    slots = np.empty(m, np.int64)
+    followee = np.empty(m, np.int32)
+    fill = indptr[:-1].copy()
+    for k in range(m):
+        e = tmp[k]
+        j = fill[src[e]]
+        slots[j] = e
+        followee[j] = dst[e]
+        fill[src[e]] += 1
+    return indptr, slots, followee
+
+
+class CSR(NamedTuple):
+    """Followees per member: row i is ``[indptr[i], indptr[i+1])``, sorted by followee."""
+
+    indptr: np.ndarray
+    slots: np.ndarray  # edge slot of each follow
+    followee: np.ndarray  # followee of each follow (= dst[slots])
 
 
 class FollowGraph:
@@ -290,10 +314,10 @@ class FollowGraph:
         self._csr = None
 
     # --- views -------------------------------------------------------------
-    def followees_csr(self) -> tuple[np.ndarray, np.ndarray]:
-        """(indptr, slots): the live out-edges of person i are slots[indptr[i]:indptr[i+1]]."""
+    def followees_csr(self) -> CSR:
+        """The live follows by follower (rebuilt after any change, O(edges))."""
         if self._csr is None:
-            self._csr = _out_csr(self.src, self.alive, self.used, self.n)
+            self._csr = CSR(*_out_csr(self.src, self.dst, self.alive, self.used, self.n))
         return self._csr
 
     def edge_frame_arrays(self) -> dict[str, np.ndarray]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-from scipy import stats
 
 from .state import State
 
@@ -41,7 +40,7 @@ MEMBER_COLUMNS = ("member_id", "skill", "reach", "shyness", "activity", "town", 
                   "closeness", "join_order", "engagements", "nonfollower_impressions", "followers_at_exit")
 FOLLOW_COLUMNS = ("follower", "followee", "since_step")
 
-SAMPLE = 50_000  # rank correlations use at most this many members (a seeded sample beyond it)
+SAMPLE = 20_000  # rank correlations use at most this many members (a seeded sample beyond it)
 
 
 def gini(x: np.ndarray) -> float:
@@ -61,11 +60,24 @@ def top_share(x: np.ndarray, fraction: float) -> float:
     return float(np.partition(x, x.size - k)[x.size - k:].sum() / total)
 
 
+def ranks(x: np.ndarray) -> np.ndarray:
+    """Average ranks (ties share the mean of their ranks), as in Spearman's rho."""
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    new = np.concatenate([[True], xs[1:] != xs[:-1]])
+    group = np.cumsum(new) - 1
+    starts = np.flatnonzero(new)
+    ends = np.concatenate([starts[1:], [x.size]])
+    out = np.empty(x.size)
+    out[order] = ((starts + ends - 1) / 2.0)[group]
+    return out
+
+
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
     """Spearman's rho (average ranks for ties); 0 where either side is constant."""
     if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return 0.0
-    return float(np.corrcoef(stats.rankdata(x), stats.rankdata(y))[0, 1])
+    return float(np.corrcoef(ranks(x), ranks(y))[0, 1])
 
 
 def measure(state: State, params) -> dict[str, float]:
@@ -92,10 +104,9 @@ def measure(state: State, params) -> dict[str, float]:
     sample = members
     if n_members > SAMPLE:
         sample = np.sort(np.random.default_rng([params.seed, state.step]).choice(members, SAMPLE, replace=False))
-    f = g.in_deg[sample]
-    out["spearman_skill_followers"] = spearman(pop.skill[sample], f)
-    out["spearman_reach_followers"] = spearman(pop.reach[sample], f)
-    out["spearman_join_order_followers"] = spearman(state.join_order[sample], f)
+    f = ranks(g.in_deg[sample])
+    for trait, values in (("skill", pop.skill), ("reach", pop.reach), ("join_order", state.join_order)):
+        out[f"spearman_{trait}_followers"] = _rank_correlation(values[sample], f)
     out["top_k_turnover"] = _turnover(state, params, members, followers)
     low = members[pop.skill_quartile[members] == 0]
     out["low_skill_connected_share"] = float((g.mutual[low] > 0).mean()) if low.size else 0.0
@@ -108,6 +119,12 @@ def measure(state: State, params) -> dict[str, float]:
     read = state.counts.get("items_read", 0)
     out["nonfollower_impression_share"] = state.counts.get("nonfollower_read", 0) / read if read else 0.0
     return {name: float(out[name]) for name in METRIC_NAMES}
+
+
+def _rank_correlation(x: np.ndarray, y_ranks: np.ndarray) -> float:
+    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y_ranks) == 0:
+        return 0.0
+    return float(np.corrcoef(ranks(x), y_ranks)[0, 1])
 
 
 def _turnover(state: State, params, members: np.ndarray, followers: np.ndarray) -> float:

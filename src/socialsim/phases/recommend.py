@@ -73,14 +73,14 @@ def suggest_popularity(state, params, reader, pool, rng):
 
 def suggest_friends_of_friends(state, params, reader, pool, rng):
     g = state.graph
-    indptr, slots = g.followees_csr()
+    csr = g.followees_csr()
 
     def random_followee(who):
-        deg = indptr[who + 1] - indptr[who]
-        pick = indptr[who] + (rng.random(who.size) * deg).astype(np.int64)
+        deg = csr.indptr[who + 1] - csr.indptr[who]
+        pick = csr.indptr[who] + (rng.random(who.size) * deg).astype(np.int64)
         out = np.full(who.size, -1, np.int64)
         has = deg > 0
-        out[has] = g.dst[slots[pick[has]]]
+        out[has] = csr.followee[pick[has]]
         return out
 
     friend = random_followee(reader)

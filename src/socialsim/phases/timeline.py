@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..graph import _find_slot
 from ..params import Params
 from ..state import Reshares, State, Timeline
 
@@ -24,19 +23,31 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     if readers.size == 0 or pl.attention == 0 or g.n_edges == 0:
         state.timeline = Timeline.empty()
         return
-    indptr, slots = g.followees_csr()
+    csr = g.followees_csr()
     rs = state.reshares_prev if pl.reshares else Reshares.empty()
     rs_indptr = np.concatenate([[0], np.cumsum(np.bincount(rs.resharer, minlength=state.n))])
     order = np.argsort(rs.resharer, kind="stable")
-    out = _read(int(rng.integers(2**62)), readers, indptr, slots, g.dst, state.posted, state.appeal,
-                rs_indptr, rs.author[order], rs.appeal[order], pl.attention, pl.timeline == "engagement",
-                g.keys, g.n)
+    out = _read(int(rng.integers(2**62)), readers, csr.indptr, csr.slots, csr.followee, state.posted, state.appeal,
+                rs_indptr, rs.author[order], rs.appeal[order], pl.attention, pl.timeline == "engagement")
     state.timeline = Timeline(*out, reshared=out[3] < 0)
 
 
 @njit(cache=True)
-def _read(seed, readers, indptr, slots, dst, posted, appeal, rs_indptr, rs_author, rs_appeal, attention, ranked,
-          keys, n):
+def _in_row(followee, lo, hi, a):
+    """Whether a is in the sorted row followee[lo:hi] (binary search)."""
+    end = hi
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if followee[mid] < a:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < end and followee[lo] == a
+
+
+@njit(cache=True)
+def _read(seed, readers, indptr, slots, followee, posted, appeal, rs_indptr, rs_author, rs_appeal, attention,
+          ranked):
     np.random.seed(seed)
     # pass 1: an upper bound of each reader's items, to size the output and one scratch buffer
     cap = np.zeros(readers.shape[0], np.int64)
@@ -44,7 +55,7 @@ def _read(seed, readers, indptr, slots, dst, posted, appeal, rs_indptr, rs_autho
         r = readers[i]
         c = 0
         for k in range(indptr[r], indptr[r + 1]):
-            f = dst[slots[k]]
+            f = followee[k]
             c += (1 if posted[f] else 0) + rs_indptr[f + 1] - rs_indptr[f]
         cap[i] = c
     total = np.minimum(cap, attention).sum()
@@ -62,20 +73,20 @@ def _read(seed, readers, indptr, slots, dst, posted, appeal, rs_indptr, rs_autho
         if cap[i] == 0:
             continue
         r = readers[i]
+        lo, hi = indptr[r], indptr[r + 1]
         m = 0
-        for k in range(indptr[r], indptr[r + 1]):
-            e = slots[k]
-            f = dst[e]
+        for k in range(lo, hi):
+            f = followee[k]
             if posted[f]:
                 c_author[m] = f
                 c_appeal[m] = appeal[f]
-                c_edge[m] = e
+                c_edge[m] = slots[k]
                 c_key[m] = -appeal[f] if ranked else np.random.random()
                 m += 1
             for j in range(rs_indptr[f], rs_indptr[f + 1]):
                 a = rs_author[j]
                 # one's own posts and posts of followees (already in the timeline) are not shown again
-                if a == r or _find_slot(keys, np.int64(r) * n + a) >= 0:
+                if a == r or _in_row(followee, lo, hi, a):
                     continue
                 c_author[m] = a
                 c_appeal[m] = rs_appeal[j]

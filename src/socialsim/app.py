@@ -1,0 +1,398 @@
+"""Browser visualisation of the platform: watch it grow, with its design levers as controls.
+
+Start it with ``python -m socialsim.viz`` (or ``solara run src/socialsim/app.py``) and open the address it prints.
+
+The page is a Mesa 3.5 ``SolaraViz``:
+
+* the sidebar holds Step / Play / Reset and the main levers (population size, openness, recommender, timeline
+  ordering, reshares, meetup rate, elite early adoption, elite exit, seed); lever changes apply on Reset;
+* the follow network: nodes coloured by skill quartile or town, sized by followers, offline ties (people who met)
+  thick and red, online follows thin and grey; beyond ``NETWORK_MAX_NODES`` members it shows the top accounts by
+  followers plus a stable random sample of the rest;
+* line plots of the headline metrics, read from the model's own ``datacollector`` (nothing is recomputed here);
+* followers by skill quartile (a box plot) and a panel with the latest metric values.
+
+The model is :class:`AppModel`, a :class:`~socialsim.model.PlatformModel` built from flat keyword arguments
+(SolaraViz passes the controls as keyword arguments, which cannot contain dots). Its defaults are those of
+:class:`~socialsim.params.Params`, the same as the command line, except the population size: the page starts at
+``APP_POPULATION_SIZE`` (500) people instead of 3000, so it stays responsive.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import solara
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from mesa.visualization import Slider, SolaraViz
+from mesa.visualization.utils import update_counter
+
+from socialsim.model import PlatformModel
+from socialsim.params import RECOMMENDERS, TIMELINES, ParameterError, Params
+
+DEFAULTS = Params()  # the command line's defaults
+APP_POPULATION_SIZE = 500  # the page's default population (the CLI's is DEFAULTS.population.size)
+NETWORK_MAX_NODES = 200  # most members drawn in the network
+NETWORK_TOP = 50  # of which the top accounts by followers; the rest a stable random sample
+LAYOUT_ITERATIONS = 30  # spring-layout iterations for newly placed nodes (old nodes stay where they are)
+LAYOUT_K = 0.08  # spring-layout optimal distance, kept fixed so the drawing keeps its scale as it grows
+LAYOUT_GRAVITY = 0.1  # pull of new nodes to the centre: the drawing grows like (nodes) ** (1/3)
+
+QUARTILE_COLOURS = ("#440154", "#31688e", "#35b779", "#fde725")  # viridis, bottom to top quartile of skill
+QUARTILE_LABELS = ("skill Q1 (lowest)", "skill Q2", "skill Q3", "skill Q4 (highest)")
+ONLINE_EDGE = "#9a9a9a"
+OFFLINE_EDGE = "#d62728"
+
+# headline metrics, drawn in panels: (title, metrics)
+METRIC_PANELS = (
+    ("Follower inequality", ("gini_followers", "top1_share_followers")),
+    ("Who gets followed (Spearman)", ("spearman_skill_followers", "spearman_reach_followers")),
+    ("Connection and intimacy", ("low_skill_connected_share", "intimacy_gap")),
+    ("Offline ties per member", ("offline_ties_per_member",)),
+)
+HEADLINE_METRICS = tuple(name for _, names in METRIC_PANELS for name in names)
+
+
+class AppModel(PlatformModel):
+    """A :class:`PlatformModel` built from the page's flat controls.
+
+    Every argument maps to one dotted parameter (``size`` -> ``population.size``, ``meetup_rate`` ->
+    ``meetups.rate`` ...); defaults are :class:`Params`' defaults except ``size`` (``APP_POPULATION_SIZE``).
+    The model stops (``running = False``) after ``steps`` steps, like a command-line run.
+    """
+
+    def __init__(
+        self,
+        size: int = APP_POPULATION_SIZE,
+        openness: float = DEFAULTS.platform.openness,
+        recommender: str = DEFAULTS.platform.recommender,
+        timeline: str = DEFAULTS.platform.timeline,
+        reshares: bool = DEFAULTS.platform.reshares,
+        meetup_rate: float = DEFAULTS.meetups.rate,
+        elite_early_adoption: float = DEFAULTS.adoption.elite_early_adoption,
+        elite_exit_rate: float = DEFAULTS.leaving.elite_exit_rate,
+        seed: int | str = DEFAULTS.seed,
+        steps: int = DEFAULTS.run.steps,
+    ):
+        super().__init__(
+            population__size=int(size),
+            platform__openness=float(openness),
+            platform__recommender=recommender,
+            platform__timeline=timeline,
+            platform__reshares=bool(reshares),
+            meetups__rate=float(meetup_rate),
+            adoption__elite_early_adoption=float(elite_early_adoption),
+            leaving__elite_exit_rate=float(elite_exit_rate),
+            seed=_seed(seed),
+            run__steps=int(steps),
+        )
+        self.view = NetworkView(self)
+        self.running = self.steps < self.params.run.steps
+
+    def step(self) -> None:
+        super().step()
+        if self.steps >= self.params.run.steps:
+            self.running = False
+
+
+def _seed(value: int | str) -> int:
+    try:
+        seed = int(str(value).strip())
+    except ValueError:
+        raise ParameterError(f"seed must be a whole number >= 0, got {value!r}") from None
+    if seed < 0:
+        raise ParameterError(f"seed must be a whole number >= 0, got {value!r}")
+    return seed
+
+
+# --- the network: a stable sample and a cached layout ---------------------------------------------------------
+
+
+class NetworkView:
+    """Which members the network drawing shows, and where; kept between steps so nodes do not jump.
+
+    The random part of the sample and the layout use their own generator: drawing never touches the model's rng.
+    """
+
+    def __init__(self, model: PlatformModel, max_nodes: int = NETWORK_MAX_NODES, top: int = NETWORK_TOP):
+        self.model = model
+        self.max_nodes = max_nodes
+        self.top = min(top, max_nodes)
+        rng = np.random.default_rng([model.params.seed, 7])
+        self.key = rng.random(model.state.pop.size)  # a fixed random rank per person: a stable random sample
+        self.layout_rng = rng
+        self.pos: dict[int, np.ndarray] = {}
+
+    def sample(self) -> tuple[np.ndarray, int]:
+        """(ids of the members to draw, number of members)."""
+        state = self.model.state
+        members = state.members()
+        if members.size <= self.max_nodes:
+            return members, members.size
+        followers = state.graph.in_deg[members]
+        by_followers = np.lexsort((members, -followers))  # most followers first, ties by id: deterministic
+        top = members[by_followers[: self.top]]
+        rest = members[by_followers[self.top:]]
+        rest = rest[np.argsort(self.key[rest], kind="stable")[: self.max_nodes - self.top]]
+        return np.sort(np.concatenate([top, rest])), members.size
+
+    def edges(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(follower, followee, met) of the live follows among ``nodes``."""
+        g = self.model.state.graph
+        slots = g.alive_index()
+        src, dst = g.src[slots], g.dst[slots]
+        shown = np.zeros(self.model.state.pop.size, bool)
+        shown[nodes] = True
+        keep = shown[src] & shown[dst]
+        return src[keep].astype(np.int64), dst[keep].astype(np.int64), g.met[slots][keep].astype(bool)
+
+    def layout(self, nodes: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """Positions (len(nodes), 2): cached ones stay; new nodes start near their placed neighbours and relax."""
+        import networkx as nx
+
+        new = [int(i) for i in nodes if int(i) not in self.pos]
+        if new:
+            placed = np.array([self.pos[int(i)] for i in nodes if int(i) in self.pos]).reshape(-1, 2)
+            lo, hi = (placed.min(0), placed.max(0)) if len(placed) else (np.array([-1.0, -1.0]), np.array([1.0, 1.0]))
+            neighbours: dict[int, list[int]] = {}
+            for a, b in zip(src.tolist(), dst.tolist()):
+                neighbours.setdefault(a, []).append(b)
+                neighbours.setdefault(b, []).append(a)
+            start: dict[int, np.ndarray] = {}
+            for i in new:
+                near = [self.pos[j] for j in neighbours.get(i, ()) if j in self.pos]
+                if near:
+                    start[i] = np.mean(near, axis=0) + self.layout_rng.normal(0.0, LAYOUT_K, 2)
+                else:
+                    start[i] = lo + (hi - lo) * self.layout_rng.random(2)
+            if len(new) == len(nodes):  # the first drawing: lay out everyone
+                graph = nx.Graph()
+                graph.add_nodes_from(int(i) for i in nodes)
+                graph.add_edges_from(zip(src.tolist(), dst.tolist()))
+                scale = LAYOUT_K * (len(nodes) / LAYOUT_GRAVITY) ** (1 / 3)  # the size later growth keeps
+                pos = nx.spring_layout(graph, iterations=50, scale=scale, seed=int(self.layout_rng.integers(2**31)))
+            else:
+                pos = _relax_new(nodes, new, {**self.pos, **start}, src, dst)
+            for i in new:
+                self.pos[i] = np.asarray(pos[i], float)
+        return np.array([self.pos[int(i)] for i in nodes]).reshape(-1, 2)
+
+
+def _relax_new(nodes, new, pos, src, dst, k=LAYOUT_K, iterations=LAYOUT_ITERATIONS) -> dict:
+    """Fruchterman-Reingold moves for the ``new`` nodes only; every other node stays put.
+
+    Costs (new nodes) x (nodes) per iteration, so a step with a few joiners is cheap at any sample size.
+    """
+    nodes = [int(i) for i in nodes]
+    where = {i: j for j, i in enumerate(nodes)}
+    xy = np.array([pos[i] for i in nodes], float)
+    mov = np.array([where[i] for i in new])
+    adj = np.zeros((mov.size, len(nodes)))
+    row = np.full(len(nodes), -1)
+    row[mov] = np.arange(mov.size)
+    a, b = np.array([where[int(i)] for i in src], int), np.array([where[int(i)] for i in dst], int)
+    for x, y in ((a, b), (b, a)):
+        sel = row[x] >= 0
+        adj[row[x[sel]], y[sel]] = 1.0
+    fixed = np.ones(len(nodes), bool)
+    fixed[mov] = False
+    centre = np.median(xy[fixed], axis=0) if fixed.any() else np.zeros(2)
+    temperature = 2.5 * k
+    cool = temperature / (iterations + 1)
+    for _ in range(iterations):
+        delta = xy[mov, None, :] - xy[None, :, :]
+        dist = np.maximum(np.linalg.norm(delta, axis=-1), 0.01 * k)
+        disp = np.einsum("ijk,ij->ik", delta, k * k / dist**2 - adj * dist / k)
+        off = xy[mov] - centre  # a weak pull to the centre keeps nodes without shown ties from drifting away
+        disp -= LAYOUT_GRAVITY * off * np.linalg.norm(off, axis=-1, keepdims=True) / k
+        length = np.maximum(np.linalg.norm(disp, axis=-1), 0.01 * k)
+        xy[mov] += disp * (np.minimum(length, temperature) / length)[:, None]
+        temperature -= cool
+    return {i: xy[where[i]] for i in new}
+
+
+def draw_network(model: AppModel, colour_by: str = "skill quartile") -> Figure:
+    """The follow network (a sample beyond NETWORK_MAX_NODES members) as a matplotlib figure."""
+    view, state = model.view, model.state
+    nodes, n_members = view.sample()
+    src, dst, met = view.edges(nodes)
+    xy = view.layout(nodes, src, dst)
+    index = np.full(state.pop.size, -1, np.int64)
+    index[nodes] = np.arange(nodes.size)
+
+    fig = Figure(figsize=(6.4, 5.4), dpi=80)
+    ax = fig.add_axes((0.02, 0.14, 0.96, 0.78))
+    ax.set_axis_off()
+    if nodes.size:
+        seg = np.stack([xy[index[src]], xy[index[dst]]], axis=1)
+        ax.add_collection(LineCollection(seg[~met], colors=ONLINE_EDGE, linewidths=0.4, alpha=0.35, zorder=1))
+        ax.add_collection(LineCollection(seg[met], colors=OFFLINE_EDGE, linewidths=1.6, alpha=0.8, zorder=2))
+        followers = state.graph.in_deg[nodes].astype(float)
+        sizes = 6 + 150 * np.sqrt(followers / max(followers.max(), 1.0))
+        if colour_by == "town":
+            towns = state.pop.town[nodes]
+            colours = [_town_colour(t) for t in towns]
+        else:
+            colours = np.array(QUARTILE_COLOURS)[state.pop.skill_quartile[nodes]]
+        ax.scatter(xy[:, 0], xy[:, 1], s=sizes, c=colours, edgecolors="black", linewidths=0.3, zorder=3)
+        pad = 0.05 * max(np.ptp(xy[:, 0]), np.ptp(xy[:, 1]), 0.1)
+        ax.set_xlim(xy[:, 0].min() - pad, xy[:, 0].max() + pad)
+        ax.set_ylim(xy[:, 1].min() - pad, xy[:, 1].max() + pad)
+    shown = f"all {n_members} members" if nodes.size == n_members else (
+        f"{nodes.size} of {n_members} members: the top {view.top} by followers and a random sample")
+    ax.set_title(f"Follow network, step {model.steps}\n{shown}", fontsize=9)
+    handles = [Line2D([], [], color=ONLINE_EDGE, lw=0.8, label="online follow"),
+               Line2D([], [], color=OFFLINE_EDGE, lw=2, label="offline tie (met)")]
+    if colour_by != "town":
+        handles += [Line2D([], [], ls="", marker="o", color=c, markeredgecolor="black", markeredgewidth=0.3, label=lab)
+                    for c, lab in zip(QUARTILE_COLOURS, QUARTILE_LABELS)]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, fontsize=7, frameon=False,
+              title="node size: followers; colour: " + ("town" if colour_by == "town" else "skill quartile"),
+              title_fontsize=7)
+    return fig
+
+
+_TOWN_PALETTE = None
+
+
+def _town_colour(town: int):
+    global _TOWN_PALETTE
+    if _TOWN_PALETTE is None:
+        from matplotlib import colormaps
+
+        _TOWN_PALETTE = colormaps["tab20"].colors
+    return _TOWN_PALETTE[int(town) % len(_TOWN_PALETTE)]
+
+
+# --- metric plots (from the model's own datacollector) -----------------------------------------------------------
+
+
+def draw_metrics(model: PlatformModel) -> Figure:
+    """Line plots of the headline metrics, one panel per group, from ``model.datacollector``."""
+    df = model.datacollector.get_model_vars_dataframe()
+    fig = Figure(figsize=(6.4, 5.4), dpi=80)
+    axes = fig.subplots(2, 2, sharex=True).ravel()
+    for ax, (title, names) in zip(axes, METRIC_PANELS):
+        for name in names:
+            ax.plot(df.index.to_numpy(), df[name].to_numpy(), label=name, lw=1.4)
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        if name != "offline_ties_per_member":
+            ax.set_ylim(-1.02 if "spearman" in name else -0.02, 1.02)
+        ax.legend(fontsize=6.5, loc="best")
+    for ax in axes[2:]:
+        ax.set_xlabel("step", fontsize=8)
+    return fig
+
+
+def draw_quartiles(model: PlatformModel) -> Figure:
+    """Followers of the current members by skill quartile: box plots with the mean marked."""
+    state = model.state
+    members = state.members()
+    followers = state.graph.in_deg[members]
+    quartile = state.pop.skill_quartile[members]
+    groups = [followers[quartile == q] for q in range(4)]
+    fig = Figure(figsize=(6.4, 3.6), dpi=80)
+    ax = fig.add_subplot()
+    box = ax.boxplot([g if g.size else [np.nan] for g in groups], patch_artist=True, showmeans=True,
+                     widths=0.6, flierprops={"markersize": 3, "alpha": 0.5},
+                     meanprops={"marker": "D", "markerfacecolor": "white", "markeredgecolor": "black"})
+    for patch, colour in zip(box["boxes"], QUARTILE_COLOURS):
+        patch.set_facecolor(colour)
+        patch.set_alpha(0.75)
+    ax.set_xticks(range(1, 5), [f"Q{q + 1}\n(n={g.size})" for q, g in enumerate(groups)], fontsize=8)
+    ax.set_yscale("symlog", linthresh=10)
+    ax.set_ylabel("followers", fontsize=8)
+    ax.set_xlabel("skill quartile (Q1 lowest); diamond = mean", fontsize=8)
+    ax.set_title(f"Followers by skill quartile, step {model.steps}", fontsize=10)
+    ax.grid(alpha=0.3, axis="y")
+    ax.tick_params(labelsize=7)
+    return fig
+
+
+# --- solara components ---------------------------------------------------------------------------------------
+
+
+@solara.component
+def NetworkPanel(model: AppModel):
+    update_counter.get()
+    colour_by, set_colour_by = solara.use_state("skill quartile")
+    with solara.Column(classes=["socialsim-network"], gap="0px"):
+        solara.ToggleButtonsSingle(value=colour_by, values=["skill quartile", "town"], on_value=set_colour_by,
+                                   dense=True)
+        solara.FigureMatplotlib(draw_network(model, colour_by), format="png")
+
+
+@solara.component
+def MetricsPanel(model: AppModel):
+    update_counter.get()
+    with solara.Column(classes=["socialsim-metrics"]):
+        solara.FigureMatplotlib(draw_metrics(model), format="png")
+
+
+@solara.component
+def QuartilePanel(model: AppModel):
+    update_counter.get()
+    with solara.Column(classes=["socialsim-quartiles"]):
+        solara.FigureMatplotlib(draw_quartiles(model), format="png")
+
+
+@solara.component
+def SummaryPanel(model: AppModel):
+    """The model's latest metric values (``model.metrics``) and the levers it was built with."""
+    update_counter.get()
+    p, m = model.params, model.metrics
+    with solara.Column(classes=["socialsim-summary"], gap="2px"):
+        solara.Text(f"Step {model.steps} of {p.run.steps}", classes=["socialsim-step"])
+        solara.Text(f"Members {int(m['members'])} of {p.population.size}; follows {int(m['follows'])}; "
+                    f"meetups this step {int(m['meetups'])}")
+        solara.Text(f"recommender: {p.platform.recommender}; timeline: {p.platform.timeline}; "
+                    f"reshares: {'on' if p.platform.reshares else 'off'}; openness: {p.platform.openness:g}; "
+                    f"meetup rate: {p.meetups.rate:g}; seed: {p.seed}", classes=["socialsim-levers"])
+        for name in HEADLINE_METRICS:
+            solara.Text(f"{name} = {m[name]:.3f}")
+
+
+# --- the page -----------------------------------------------------------------------------------------------
+
+
+def _slider(label: str, value, lo, hi, step) -> Slider:
+    return Slider(label=label, value=value, min=lo, max=hi, step=step)
+
+
+model_params = {
+    "size": _slider("Population size", APP_POPULATION_SIZE, 50, 3000, 50),
+    "openness": _slider("Openness", DEFAULTS.platform.openness, 0.0, 1.0, 0.05),
+    "recommender": {"type": "Select", "value": DEFAULTS.platform.recommender, "values": list(RECOMMENDERS),
+                    "label": "Recommender"},
+    "timeline": {"type": "Select", "value": DEFAULTS.platform.timeline, "values": list(TIMELINES),
+                 "label": "Timeline ordering"},
+    "reshares": {"type": "Checkbox", "value": DEFAULTS.platform.reshares, "label": "Reshares"},
+    "meetup_rate": _slider("Meetup rate", DEFAULTS.meetups.rate, 0.0, 0.2, 0.005),
+    "elite_early_adoption": _slider("Elite early adoption", DEFAULTS.adoption.elite_early_adoption, 0.0, 5.0, 0.1),
+    "elite_exit_rate": _slider("Elite exit rate", DEFAULTS.leaving.elite_exit_rate, 0.0, 0.05, 0.001),
+    "seed": {"type": "InputText", "value": str(DEFAULTS.seed), "label": "Seed"},
+}
+
+
+def _warm_up() -> None:
+    """Step a tiny model once so numba compiles (or loads its cache) before the first click."""
+    PlatformModel(population__size=60, adoption__seed_members=10, seed=0).run(2)
+
+
+@solara.component
+def Page():
+    """The app: one model per browser session, built with the controls' defaults."""
+    model = solara.use_memo(AppModel, [])
+    SolaraViz(
+        model,
+        components=[NetworkPanel, MetricsPanel, QuartilePanel, SummaryPanel],
+        model_params=model_params,
+        name="socialsim: do elites entrench or does connection spread?",
+        play_interval=150,
+    )
+
+
+_warm_up()

@@ -1,0 +1,579 @@
+"""ReferenceModel: the same platform written as a plain per-agent Mesa model, the executable specification.
+
+Every person is a :class:`Person` (a ``mesa.Agent``) holding its own traits, its own
+followees (a dict of :class:`Tie` records: since, familiarity, closeness, met) and its
+own followers (a set). Nothing is vectorised: each person reads its own timeline,
+engages item by item, settles its own chances to follow, and so on, calling the very
+same functions in :mod:`socialsim.rules` as the fast model, on scalars. The
+population is drawn by the same :func:`socialsim.population.generate` (setup, not a rule).
+
+The phases of a step keep the fast model's order (``socialsim.phases.PHASES``). Within a
+phase the people act one at a time in a random order (``AgentSet.shuffle_do``, Mesa 3's
+replacement for staged activation): everyone posts before anyone reads, as in the fast
+model. Joining, meetups and leaving need a view of the whole town or platform and run
+at the model level, but still decide person by person.
+
+It is slow on purpose (pure Python, dicts and sets). ``tests/test_reference.py`` checks
+that the fast :class:`socialsim.model.PlatformModel` agrees with it in distribution, and
+``benchmarks/run.py`` uses it as the yardstick for speed. Known, deliberate differences
+of scheduling (not of rules) from the fast model:
+
+* follows are settled follower by follower, so a follow-back sees the followee's
+  follower count at that moment (the fast model adds a step's follows first, then
+  decides the follow-backs on the counts after all of them);
+* random numbers come from the model's ``random`` (scalars) rather than in batches
+  from ``rng``, so the two engines agree in distribution, never run for run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from . import metrics, population, rules
+from .params import Params
+from .phases.meetups import VENUE
+from .phases.recommend import mixture_weights
+from .state import ACTIVE, LEFT, OUTSIDE, QUIET
+
+
+class Tie:
+    """One follow, held by the follower."""
+
+    __slots__ = ("since", "familiarity", "closeness", "met")
+
+    def __init__(self, since: int, met: bool = False):
+        self.since = since
+        self.familiarity = 0.0
+        self.closeness = 0.0
+        self.met = met
+
+
+class Person(mesa.Agent):
+    """Someone who could join; ``index`` is the row in the population (``member_id`` in outputs)."""
+
+    def __init__(self, model: ReferenceModel, index: int, pop: population.Population):
+        super().__init__(model)
+        self.index = index
+        self.skill = float(pop.skill[index])
+        self.reach = float(pop.reach[index])
+        self.reach_z = float(pop.reach_z[index])
+        self.shyness = float(pop.shyness[index])
+        self.activity = float(pop.activity[index])
+        self.town = int(pop.town[index])
+        self.contacts = pop.contacts_of(index).tolist()
+        self.skill_quartile = int(pop.skill_quartile[index])
+        self.elite = False
+        self.status = OUTSIDE
+        self.joined_step = self.join_order = self.left_step = self.quiet_since = self.last_post = -1
+        self.member_contacts = 0  # offline contacts on the platform
+        self.impressions = self.nonfollower_impressions = self.engagements = self.followers_at_exit = 0
+        self.following: dict[int, Tie] = {}
+        self.followers: set[int] = set()
+        self.exposures: list[tuple[int, float]] = []  # (author, probability): chances to follow this step
+        self.online = self.posted = False
+        self.appeal = 0.0
+        self.reshares: list[tuple[int, float]] = []  # (author, appeal) reshared this step
+        self.reshares_prev: list[tuple[int, float]] = []  # ... and in the last step, shown to followers now
+
+    @property
+    def is_member(self) -> bool:
+        return self.status == ACTIVE or self.status == QUIET
+
+    @property
+    def silent_since(self) -> int:
+        return max(self.last_post, self.joined_step)
+
+    # --- join --------------------------------------------------------------
+    def join_probability(self) -> float:
+        p, a = self.model.params.platform, self.model.params.adoption
+        return rules.join_probability(p.openness, a.spontaneous_rate, a.imitation_rate,
+                                      rules.elite_weight(self.reach_z, a.elite_early_adoption),
+                                      self.member_contacts / max(len(self.contacts), 1), p.invite_only,
+                                      self.member_contacts > 0)
+
+    # --- post --------------------------------------------------------------
+    def post(self) -> None:
+        """Come online at one's activity rate and maybe post; last step's reshares become visible."""
+        self.reshares_prev, self.reshares = self.reshares, []
+        self.online = self.posted = False
+        if self.status != ACTIVE:
+            return
+        b, rnd = self.model.params.behaviour, self.model.random
+        self.online = rnd.random() < self.activity
+        if self.online and rnd.random() < b.post_prob:
+            self.posted = True
+            self.appeal = float(rules.post_appeal(self.skill, rnd.gauss(0.0, 1.0), b.appeal_noise))
+            self.last_post = self.model.steps
+
+    # --- read and engage ---------------------------------------------------
+    def read(self) -> None:
+        """Gather followees' posts and their reshares from the last step, read at most A, engage with each."""
+        pl, people, rnd = self.model.params.platform, self.model.people, self.model.random
+        if not self.online or pl.attention == 0:
+            return
+        posts, shares = [], []
+        for f, tie in self.following.items():
+            followee = people[f]
+            if followee.posted:
+                posts.append((followee, followee.appeal, tie))
+            if pl.reshares:
+                for a, appeal in followee.reshares_prev:
+                    # one's own posts and followees' posts (already in the timeline) are not shown again
+                    if a != self.index and a not in self.following:
+                        shares.append((people[a], appeal, None))
+        if pl.timeline == "engagement":
+            timeline = sorted(posts + shares, key=lambda item: -item[1])
+        else:  # chronological: this step's posts (in random order) before last step's reshares
+            rnd.shuffle(posts)
+            rnd.shuffle(shares)
+            timeline = posts + shares
+        for author, appeal, tie in timeline[: pl.attention]:
+            self.engage(author, appeal, tie)
+
+    def engage(self, author: Person, appeal: float, tie: Tie | None) -> None:
+        """One item read: maybe like or reply (and be answered), reshare, or meet a stranger's post."""
+        p, counts, rnd = self.model.params, self.model.counts, self.model.random
+        b = p.behaviour
+        counts["items_read"] += 1
+        author.impressions += 1
+        if tie is None:
+            counts["nonfollower_read"] += 1
+            author.nonfollower_impressions += 1
+        else:
+            tie.familiarity += p.intimacy.familiarity_gain
+        if rnd.random() < rules.engage_probability(appeal, b.engage_base, b.engage_slope):
+            author.engagements += 1
+            if rnd.random() < rules.reply_probability(self.shyness, b.reply_share):
+                counts["replies"] += 1
+                if rnd.random() < rules.answer_probability(author.shyness, b.answer_prob):
+                    counts["answered"] += 1
+                    for x, y in ((self, author), (author, self)):
+                        if y.index in x.following:
+                            x.following[y.index].closeness += p.intimacy.closeness_gain_reply
+        if p.platform.reshares and rnd.random() < rules.reshare_probability(appeal, b.reshare_base,
+                                                                             b.reshare_slope):
+            self.reshares.append((author.index, appeal))
+        if tie is None:
+            self.exposures.append((author.index, rules.follow_probability(
+                appeal, author.reach, b.follow_base, b.follow_slope, b.prominence)))
+
+    # --- recommend -----------------------------------------------------------
+    def recommend(self) -> None:
+        """k who-to-follow slots; each suggestion not yet followed is a chance to follow it."""
+        model = self.model
+        if not self.online or not model.recommenders:
+            return
+        b = model.params.behaviour
+        names, weights = zip(*model.recommenders.items())
+        for _ in range(model.params.platform.recommender_slots):
+            kind = model.random.choices(names, weights)[0]
+            c = model.suggest(kind, self)
+            if c is None or c == self.index or c in self.following:
+                continue
+            cand = model.people[c]
+            # a suggestion is judged on what the account is like: its author's skill stands in for appeal
+            self.exposures.append((c, rules.follow_probability(cand.skill, cand.reach, b.follow_base,
+                                                               b.follow_slope, b.prominence)))
+
+    # --- follow --------------------------------------------------------------
+    def follow(self) -> None:
+        """Settle this step's chances to follow; each new followee may follow back."""
+        exposures, self.exposures = self.exposures, []
+        if self.status != ACTIVE:
+            return
+        model, b = self.model, self.model.params.behaviour
+        for author, prob in exposures:
+            other = model.people[author]
+            if model.random.random() < prob and other.is_member and model.add_follow(self, other):
+                p_back = rules.follow_back_probability(len(other.followers), other.shyness, b.follow_back_prob,
+                                                       b.follow_back_scale)
+                if other.status == ACTIVE and model.random.random() < p_back:
+                    model.add_follow(other, self)
+
+    def unfollow_silent(self) -> None:
+        """Online members drop followees who have not posted for a while (offline friends are kept)."""
+        b, model = self.model.params.behaviour, self.model
+        if not self.online or b.unfollow_prob == 0:
+            return
+        before = model.steps - b.silence_steps
+        for f, tie in list(self.following.items()):
+            if not tie.met and model.people[f].silent_since < before and model.random.random() < b.unfollow_prob:
+                model.remove_follow(self, model.people[f])
+
+    # --- decay ---------------------------------------------------------------
+    def decay(self) -> None:
+        """Familiarity and closeness fade; beyond a Dunbar number of close ties only the closest stay close."""
+        it = self.model.params.intimacy
+        for tie in self.following.values():
+            tie.familiarity *= 1.0 - it.familiarity_decay
+            tie.closeness *= 1.0 - it.closeness_decay
+        close = [tie for tie in self.following.values() if tie.closeness >= it.close_threshold]
+        if len(close) > it.dunbar:
+            close.sort(key=lambda tie: -tie.closeness)
+            for tie in close[it.dunbar:]:
+                tie.closeness = it.close_threshold * 0.999
+
+    def local_followees(self) -> int:
+        people = self.model.people
+        return sum(1 for f in self.following if people[f].town == self.town)
+
+
+class ReferenceModel(mesa.Model):
+    """The per-agent platform model. Build it like :class:`socialsim.model.PlatformModel`."""
+
+    def __init__(self, params: Params | dict | None = None, *, rng: int | None = None, **overrides: Any):
+        if isinstance(params, Params) and not overrides:
+            p = params
+        else:
+            p = Params.from_dict(params.to_dict() if isinstance(params, Params) else params, **overrides)
+        if rng is not None:
+            p = p.replace(seed=int(rng))
+        super().__init__(rng=p.seed)
+        self.params = p
+        self.pop = population.generate(p.population, self.rng)
+        self.people = [Person(self, i, self.pop) for i in range(self.pop.size)]
+        elite_reach = np.quantile(self.pop.reach, p.leaving.elite_quantile)
+        for person in self.people:
+            person.elite = person.reach >= elite_reach
+        self.shy_cut = float(np.quantile(self.pop.shyness, 0.75))
+        self.recommenders = mixture_weights(p)
+        self.n_joined = 0
+        self.mainstream_since = -1
+        self.counts: dict[str, int] = {}
+        self.top_k_history: list[set] = []
+        self.metrics: dict[str, float] = {}
+        self.datacollector = mesa.DataCollector(
+            model_reporters={name: (lambda m, name=name: m.metrics[name]) for name in metrics.METRIC_NAMES}
+        )
+        # the first members: drawn by reach, as early adopters are (the same draw as the fast model's)
+        a = p.adoption
+        if a.arrivals_per_step > 0:
+            first = np.arange(a.seed_members)
+        else:
+            w = rules.elite_weight(self.pop.reach_z, a.elite_early_adoption)
+            first = self.rng.choice(self.pop.size, size=a.seed_members, replace=False, p=w / w.sum())
+        self._new_counts()
+        # under a classic attachment rule the seed is wired uniformly (the m0 starting network)
+        seed_rule = a.attachment if a.attachment in ("behaviour", "uniform") else "uniform"
+        self.join([self.people[i] for i in sorted(first.tolist())], seed_rule)
+        self.agents.shuffle_do("follow")  # the first members follow their offline contacts
+        self.measure()
+
+    # --- the step ----------------------------------------------------------
+    def step(self) -> None:
+        """One day, in the fast model's phase order: join, post, read+engage, recommend, follow, meet, leave, decay."""
+        self._new_counts()
+        outside = [x for x in self.people if x.status == OUTSIDE]
+        a = self.params.adoption
+        if a.arrivals_per_step > 0:
+            joiners = outside[: a.arrivals_per_step]
+        else:
+            joiners = [x for x in outside if self.random.random() < x.join_probability()]
+        self.join(joiners)
+        self.agents.shuffle_do("post")
+        self.agents.shuffle_do("read")
+        self._prepare_suggestions()
+        self.agents.shuffle_do("recommend")
+        self.agents.shuffle_do("follow")
+        self.agents.shuffle_do("unfollow_silent")
+        self.meetups()
+        self.leave()
+        self.agents.shuffle_do("decay")
+        self.measure()
+
+    def run(self, steps: int | None = None, progress=None) -> ReferenceModel:
+        for _ in range(self.params.run.steps if steps is None else steps):
+            self.step()
+            if progress is not None:
+                progress(self)
+        return self
+
+    def _new_counts(self) -> None:
+        self.counts = dict.fromkeys(("joined", "left", "items_read", "nonfollower_read", "replies", "answered",
+                                     "meetups", "attendees"), 0)
+
+    # --- follows -------------------------------------------------------------
+    def add_follow(self, a: Person, b: Person, met: bool = False) -> bool:
+        """a follows b unless it is oneself, already so, or a is at the follow cap. True if added."""
+        if a is b:
+            return False
+        tie = a.following.get(b.index)
+        if tie is not None:
+            if met:
+                tie.met = True
+            return False
+        cap = self.params.platform.follow_cap
+        if cap > 0 and len(a.following) >= cap and len(a.followers) <= cap:
+            return False  # Twitter's 2009 follow cap
+        a.following[b.index] = Tie(self.steps, met)
+        b.followers.add(a.index)
+        return True
+
+    def remove_follow(self, a: Person, b: Person) -> None:
+        del a.following[b.index]
+        b.followers.discard(a.index)
+
+    # --- join --------------------------------------------------------------
+    def join(self, joiners: list[Person], attachment: str | None = None) -> None:
+        """Make people members; they follow offline contacts already there, who may follow them (exposures)."""
+        attachment = attachment or self.params.adoption.attachment
+        self.counts["joined"] = len(joiners)
+        order = list(range(len(joiners)))
+        self.random.shuffle(order)
+        for person, rank in zip(joiners, order):
+            person.status = ACTIVE
+            person.joined_step = self.steps
+            person.join_order = self.n_joined + rank
+        self.n_joined += len(joiners)
+        for person in joiners:
+            for c in person.contacts:
+                self.people[c].member_contacts += 1
+        if attachment != "behaviour":
+            self._attach(joiners, attachment)
+            return
+        prob = self.params.behaviour.offline_follow_prob
+        for person in joiners:
+            for c in person.contacts:
+                friend = self.people[c]
+                if friend.is_member:
+                    person.exposures.append((c, prob))
+                    friend.exposures.append((person.index, prob))
+
+    def _attach(self, joiners: list[Person], attachment: str) -> None:
+        """Classic attachment: each newcomer in turn follows m distinct members drawn with weight 1 (uniform),
+        total degree (preferential) or skill x total degree (fitness); uniformly if no one has a degree yet."""
+        a = self.params.adoption
+        pool = [x for x in self.people if x.is_member]
+        for person in joiners:
+            others = [x for x in pool if x is not person]
+            m = min(a.attachment_links, len(others))
+            weights = None
+            if attachment != "uniform":
+                weights = [len(x.followers) + len(x.following) for x in others]
+                if attachment == "fitness":
+                    weights = [w * x.skill for w, x in zip(weights, others)]
+                if sum(weights) <= 0:
+                    weights = None
+            targets = (self.random.sample(others, m) if weights is None
+                       else _weighted_sample(self.random, others, weights, m))
+            for target in targets:
+                self.add_follow(person, target)
+
+    # --- recommend -----------------------------------------------------------
+    def _prepare_suggestions(self) -> None:
+        """What the recommenders draw from this step: active members, by town, by popularity, the newcomers."""
+        self.pool = [x for x in self.people if x.status == ACTIVE]
+        self.pool_weights = [len(x.followers) + 1.0 for x in self.pool]
+        self.pool_by_town: dict[int, list[Person]] = {}
+        for x in self.pool:
+            self.pool_by_town.setdefault(x.town, []).append(x)
+        window = self.steps - self.params.platform.newcomer_window
+        self.newcomers = [x for x in self.pool if x.joined_step >= window]
+
+    def suggest(self, kind: str, reader: Person) -> int | None:
+        rnd = self.random
+        if kind == "random":
+            return rnd.choice(self.pool).index if self.pool else None
+        if kind == "popularity":
+            return rnd.choices(self.pool, self.pool_weights)[0].index if self.pool else None
+        if kind == "friends_of_friends":
+            if not reader.following:
+                return None
+            friend = self.people[rnd.choice(list(reader.following))]
+            return rnd.choice(list(friend.following)) if friend.following else None
+        if kind == "local":
+            local = self.pool_by_town.get(reader.town)
+            return rnd.choice(local).index if local else None
+        if kind == "newcomer":
+            return rnd.choice(self.newcomers).index if self.newcomers else None
+        raise ValueError(kind)
+
+    # --- meet ----------------------------------------------------------------
+    def meetups(self) -> None:
+        """Towns with enough members may hold a meetup; members hear of it through local followees and go or not."""
+        m, rnd = self.params.meetups, self.random
+        if m.rate == 0:
+            return
+        active = [x for x in self.people if x.status == ACTIVE]
+        size: dict[int, int] = {}
+        for x in active:
+            size[x.town] = size.get(x.town, 0) + 1
+        hosts = {t for t in range(self.params.population.towns)
+                 if size.get(t, 0) >= m.min_members and rnd.random() < m.rate}
+        if not hosts:
+            return
+        groups: dict[int, list[Person]] = {t: [] for t in hosts}
+        for x in active:
+            if x.town in hosts:
+                ties = x.local_followees()
+                hear = rnd.random() < rules.hear_probability(ties, m.hear_prob)
+                if hear and rnd.random() < rules.attend_probability(x.skill, x.shyness, ties, m.attend_base,
+                                                                    m.attend_skill, m.attend_ties, m.attend_shyness):
+                    groups[x.town].append(x)
+        self.counts["meetups"] = len(hosts)
+        self.counts["attendees"] = sum(len(g) for g in groups.values())
+        for t in sorted(hosts):
+            for a, b in self._meet(groups[t]):
+                # meeting in person: follows both ways, an offline tie, and closeness on both sides
+                for x, y in ((a, b), (b, a)):
+                    self.add_follow(x, y, met=True)
+                    if y.index in x.following:
+                        x.following[y.index].closeness += self.params.intimacy.closeness_gain_meeting
+
+    def _meet(self, group: list[Person]) -> list[tuple[Person, Person]]:
+        """Pairs who meet: each attendee meets k others, drawn without replacement, preferring followees."""
+        m = self.params.meetups
+        if len(group) > VENUE:
+            group = self.random.sample(group, VENUE)
+        k = min(m.meets, len(group) - 1)
+        if k <= 0:
+            return []
+        pairs = set()
+        for x in group:
+            others = [y for y in group if y is not x]
+            weights = [m.follow_preference if y.index in x.following else 1.0 for y in others]
+            for y in _weighted_sample(self.random, others, weights, k):
+                pairs.add((min(x.index, y.index), max(x.index, y.index)))
+        return [(self.people[a], self.people[b]) for a, b in sorted(pairs)]
+
+    # --- leave ---------------------------------------------------------------
+    def leave(self) -> None:
+        """Members go quiet (early elite adopters more so once mainstream); quiet ones leave after a while."""
+        lv = self.params.leaving
+        if self.mainstream_since < 0 and sum(x.is_member for x in self.people) >= lv.mainstream_share * len(self.people):
+            self.mainstream_since = self.steps
+        mainstream = self.mainstream_since >= 0
+        for x in self.people:
+            if x.status != ACTIVE:
+                continue
+            early_elite = x.elite and x.joined_step >= 0 and (not mainstream or x.joined_step <= self.mainstream_since)
+            if self.random.random() < rules.quiet_probability(early_elite, mainstream, lv.quiet_rate,
+                                                               lv.elite_exit_rate):
+                x.status = QUIET
+                x.online = False
+                x.quiet_since = self.steps
+        gone = [x for x in self.people if x.status == QUIET and self.steps - x.quiet_since >= lv.quiet_steps]
+        self.counts["left"] = len(gone)
+        for x in gone:
+            x.status = LEFT
+            x.left_step = self.steps
+            x.followers_at_exit = len(x.followers)
+            for f in list(x.following):
+                self.remove_follow(x, self.people[f])
+            for f in list(x.followers):
+                self.remove_follow(self.people[f], x)
+            for c in x.contacts:
+                self.people[c].member_contacts -= 1
+
+    # --- measure -------------------------------------------------------------
+    def measure(self) -> None:
+        self.metrics = self.compute_metrics()
+        self.datacollector.collect(self)
+
+    def compute_metrics(self) -> dict[str, float]:
+        """The metrics of ``socialsim.metrics.METRICS``, computed from the agents (all members, no sample)."""
+        people, it = self.people, self.params.intimacy
+        members = [x for x in people if x.is_member]
+        n = len(members)
+        followers = np.array([len(x.followers) for x in members], float)
+        n_edges = mutual_pairs2 = local = offline = close = 0
+        gaps = []
+        for x in people:
+            total = distant = 0.0
+            for f, tie in x.following.items():
+                n_edges += 1
+                mutual_pairs2 += x.index in people[f].following
+                local += people[f].town == x.town
+                offline += tie.met
+                total += tie.familiarity
+                if tie.closeness >= it.close_threshold:
+                    close += 1
+                else:
+                    distant += tie.familiarity
+            if total > 0:
+                gaps.append(distant / total)
+        mutual_pairs = mutual_pairs2 // 2
+        linked = n_edges - mutual_pairs
+        mutual = [any(x.index in people[f].following for f in x.following) for x in members]
+        low = [has for x, has in zip(members, mutual) if x.skill_quartile == 0]
+        shy = [has for x, has in zip(members, mutual) if x.shyness >= self.shy_cut]
+        c = self.counts
+        out = {
+            "members": n,
+            "joined": c["joined"],
+            "left": c["left"],
+            "follows": n_edges,
+            "reciprocity": mutual_pairs / linked if linked else 0.0,
+            "mean_followers": followers.mean() if n else 0.0,
+            "gini_followers": metrics.gini(followers),
+            "top1_share_followers": metrics.top_share(followers, 0.01),
+            "top10_share_impressions": metrics.top_share(np.array([x.impressions for x in members], float), 0.10),
+            "spearman_skill_followers": metrics.spearman(np.array([x.skill for x in members]), followers),
+            "spearman_reach_followers": metrics.spearman(np.array([x.reach for x in members]), followers),
+            "spearman_join_order_followers": metrics.spearman(np.array([x.join_order for x in members], float),
+                                                              followers),
+            "top_k_turnover": self._turnover(members),
+            "low_skill_connected_share": float(np.mean(low)) if low else 0.0,
+            "shy_connected_share": float(np.mean(shy)) if shy else 0.0,
+            "offline_ties_per_member": offline / n if n else 0.0,
+            "close_ties_per_member": close / n if n else 0.0,
+            "intimacy_gap": float(np.mean(gaps)) if gaps else 0.0,
+            "local_tie_share": local / n_edges if n_edges else 0.0,
+            "nonfollower_impression_share": c["nonfollower_read"] / c["items_read"] if c["items_read"] else 0.0,
+            "meetups": c["meetups"],
+            "attendees": c["attendees"],
+        }
+        return {name: float(out[name]) for name in metrics.METRIC_NAMES}
+
+    def _turnover(self, members: list[Person]) -> float:
+        """Share of today's top-k by followers (ties: lower index first) not in the top-k ``turnover_lag`` steps ago."""
+        mp = self.params.metrics
+        ranked = sorted(members, key=lambda x: -len(x.followers))  # stable: members are in index order
+        top = {x.index for x in ranked[: mp.top_k]}
+        history = self.top_k_history
+        history.append(top)
+        del history[: max(0, len(history) - mp.turnover_lag - 1)]
+        past = history[0]
+        if len(history) <= mp.turnover_lag or not past or not top:
+            return 0.0
+        return 1.0 - len(top & past) / len(top)
+
+    # --- outputs -------------------------------------------------------------
+    def timeseries(self) -> pd.DataFrame:
+        df = self.datacollector.get_model_vars_dataframe()
+        df.insert(0, "step", np.asarray(self.datacollector._collection_steps, dtype=np.int64))
+        return df.reset_index(drop=True)
+
+    def member_frame(self) -> pd.DataFrame:
+        rows = []
+        for x in self.people:
+            if x.joined_step < 0:
+                continue
+            mutual = sum(1 for f in x.following if x.index in self.people[f].following)
+            rows.append((x.index, x.skill, x.reach, x.shyness, x.activity, x.town, x.joined_step, x.left_step,
+                         len(x.followers), len(x.following), mutual, sum(t.met for t in x.following.values()),
+                         x.impressions, sum(t.familiarity for t in x.following.values()),
+                         sum(t.closeness for t in x.following.values()), x.join_order, x.engagements,
+                         x.nonfollower_impressions, x.followers_at_exit))
+        return pd.DataFrame(rows, columns=list(metrics.MEMBER_COLUMNS))
+
+    def follows_frame(self) -> pd.DataFrame:
+        rows = [(x.index, f, tie.since) for x in self.people for f, tie in x.following.items()]
+        return pd.DataFrame(rows, columns=list(metrics.FOLLOW_COLUMNS))
+
+
+def _weighted_sample(rnd, items: list, weights: list[float], k: int) -> list:
+    """k items drawn one after another without replacement, each with chance proportional to its weight."""
+    items, weights = list(items), list(weights)
+    out = []
+    for _ in range(min(k, len(items))):
+        if sum(weights) <= 0:
+            break
+        j = rnd.choices(range(len(items)), weights)[0]
+        out.append(items.pop(j))
+        weights.pop(j)
+    return out

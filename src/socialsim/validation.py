@@ -1,0 +1,296 @@
+"""Validation statistics: the classic network models and Twitter's measured 2009 structure.
+
+Everything here is computed from a run's outputs: ``member_frame()`` (one row per person who ever joined)
+and ``follows_frame()`` (the live follow edges, follower -> followee). See docs/VALIDATION.md for the
+targets, their sources and the model's values.
+
+- :func:`pair_reciprocity`: share of linked pairs that follow each other (Kwak et al. 2010's 22.1%).
+- :func:`share_followed_by_no_followee`: share of users none of whose followees follows them (67.6%).
+- :func:`powerlaw_fit`: discrete maximum-likelihood power-law fit (Clauset, Shalizi, Newman 2009, through the
+  ``powerlaw`` package), with x_min chosen by the Kolmogorov-Smirnov distance (Kwak et al.: 2.276).
+- :func:`binomial_gof`: chi-square goodness of fit of a degree histogram to a binomial.
+- :func:`overtaking_share`: do fitter latecomers overtake earlier members (Bianconi-Barabasi) or not (BA)?
+- :func:`interval`: mean and t-interval of a statistic over seeds.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .params import Params
+
+SCENARIO_DIR = Path(__file__).resolve().parents[2] / "configs" / "scenario"
+
+# Kwak, Lee, Park, Moon 2010, "What is Twitter, a social network or a news media?" (WWW 2010):
+# 41.7M profiles, 1.47B follows, crawled June-September 2009.
+KWAK2010 = {
+    "reciprocity": 0.221,  # pair-based: share of linked pairs that are mutual
+    "followers_powerlaw_alpha": 2.276,  # follower counts, body of the distribution (up to ~1e5 followers)
+    "followed_by_no_followee": 0.676,  # users followed by none of the accounts they follow
+}
+
+
+# --- running a preset -----------------------------------------------------
+def scenario_params(name: str, overrides: dict | None = None) -> Params:
+    """The parameters of ``configs/scenario/NAME.yaml`` with dotted overrides.
+
+    Uses the Hydra composition (``socialsim.config.compose_params``) when it exists, and otherwise
+    reads the scenario file with OmegaConf; both give the same Params.
+    """
+    overrides = dict(overrides or {})
+    try:
+        from .config import compose_params  # noqa: PLC0415
+    except ImportError:
+        compose_params = None
+    if compose_params is not None and (SCENARIO_DIR.parent / "config.yaml").exists():
+        return compose_params([f"scenario={name}"] + [f"{k}={_hydra_value(v)}" for k, v in overrides.items()])
+    from omegaconf import OmegaConf  # noqa: PLC0415
+
+    data = OmegaConf.to_container(OmegaConf.load(SCENARIO_DIR / f"{name}.yaml"), resolve=True)
+    return Params.from_dict(data, **overrides)
+
+
+def _hydra_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def classic_overrides(size: int, arrivals_per_step: int = 1, seed_members: int = 4) -> dict:
+    """Overrides that run a growth preset (barabasi_albert, bianconi_barabasi) at another size.
+
+    Newcomers of one step attach one after another (see ``adoption.attach``), so ``arrivals_per_step`` = k
+    is the same growth process as one newcomer per step, in k times fewer steps (and model measurements).
+    """
+    steps = -(-(size - seed_members) // arrivals_per_step)
+    return {"population.size": size, "adoption.arrivals_per_step": arrivals_per_step,
+            "adoption.seed_members": seed_members, "run.steps": steps}
+
+
+@dataclass
+class RunOutput:
+    members: pd.DataFrame  # member_frame(): everyone who ever joined
+    follows: pd.DataFrame  # follows_frame(): live follows
+    timeseries: pd.DataFrame
+
+
+def run(params: Params) -> RunOutput:
+    from .model import PlatformModel  # noqa: PLC0415
+
+    model = PlatformModel(params)
+    model.run()
+    return RunOutput(model.member_frame(), model.follows_frame(), model.timeseries())
+
+
+def current(members: pd.DataFrame) -> pd.DataFrame:
+    """Members still on the platform at the end (joined, not left)."""
+    return members[members["left_step"] < 0]
+
+
+# --- Twitter 2009 statistics -----------------------------------------------
+def pair_reciprocity(follows: pd.DataFrame) -> float:
+    """Share of linked (unordered) pairs that follow each other, from the follow edge list.
+
+    With E edges of which 2M lie in M mutual pairs, the linked pairs are E - M. (networkx's reciprocity is
+    edge-based, r_e = 2M / E; the pair-based one is r_e / (2 - r_e).)
+    """
+    a = follows["follower"].to_numpy(np.int64)
+    b = follows["followee"].to_numpy(np.int64)
+    if a.size == 0:
+        return 0.0
+    n = int(max(a.max(), b.max())) + 1
+    key = np.unique(a * n + b)
+    mutual_edges = np.isin(b * n + a, key).sum()
+    mutual_pairs = mutual_edges // 2
+    return float(mutual_pairs / (key.size - mutual_pairs))
+
+
+def followed_by_no_followee(follows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(users who follow someone, whether none of the accounts they follow follows them back).
+
+    A user u follows F(u); u counts when no v in F(u) has the follow v -> u. Computed from the edge list:
+    an edge u -> v is reciprocated when v -> u is also an edge.
+    """
+    a = follows["follower"].to_numpy(np.int64)
+    b = follows["followee"].to_numpy(np.int64)
+    if a.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, bool)
+    n = int(max(a.max(), b.max())) + 1
+    reciprocated = np.isin(b * n + a, a * n + b)
+    users = np.unique(a)
+    any_back = np.zeros(n, bool)
+    any_back[a[reciprocated]] = True
+    return users, ~any_back[users]
+
+
+def share_followed_by_no_followee(follows: pd.DataFrame, members: pd.DataFrame | None = None) -> float:
+    """Share of users followed by none of the accounts they follow (Kwak et al. 2010: 67.6%).
+
+    The denominator is the users who follow at least one account: for someone who follows nobody the
+    statement is empty, and Kwak et al.'s reading ("Twitter is a source of information rather than a social
+    network" for these users) is about people who do follow others. With ``members`` given, only those
+    members count (e.g. :func:`current` members).
+    """
+    users, none_back = followed_by_no_followee(follows)
+    if members is not None:
+        keep = np.isin(users, members["member_id"].to_numpy())
+        users, none_back = users[keep], none_back[keep]
+    return float(none_back.mean()) if users.size else float("nan")
+
+
+@dataclass
+class PowerLawFit:
+    alpha: float  # exponent of P(x) ~ x^-alpha for x >= xmin
+    xmin: float
+    sigma: float  # standard error of alpha
+    n_tail: int  # observations >= xmin
+    n: int  # observations fitted (positive values)
+    xmax: float | None = None
+
+
+def powerlaw_fit(values, xmin: float | None = None, xmax: float | None = None) -> PowerLawFit:
+    """Discrete power-law fit of positive counts (zeros dropped) with the ``powerlaw`` package.
+
+    x_min, unless given, is the one that minimises the Kolmogorov-Smirnov distance between the data above it
+    and the fitted law (Clauset, Shalizi, Newman 2009): the fit covers the body of the distribution from
+    x_min on. ``xmax`` cuts the far tail off, as Kwak et al. did above about 1e5 followers.
+    """
+    import powerlaw  # noqa: PLC0415
+
+    x = np.asarray(values)
+    x = x[x > 0]
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore")
+        fit = powerlaw.Fit(x, discrete=True, xmin=xmin, xmax=xmax, verbose=False)
+    pl = fit.power_law
+    return PowerLawFit(alpha=float(pl.alpha), xmin=float(pl.xmin), sigma=float(pl.sigma),
+                       n_tail=int(np.sum(x >= pl.xmin) - (0 if xmax is None else np.sum(x > xmax))),
+                       n=int(x.size), xmax=xmax)
+
+
+def twitter_statistics(out: RunOutput) -> dict[str, float]:
+    """The three Kwak et al. statistics of a run, among the members on the platform at the end."""
+    members = current(out.members)
+    fit = powerlaw_fit(members["followers"].to_numpy())
+    return {
+        "reciprocity": pair_reciprocity(out.follows),
+        "followers_powerlaw_alpha": fit.alpha,
+        "followers_powerlaw_xmin": fit.xmin,
+        "followers_powerlaw_n_tail": fit.n_tail,
+        "followed_by_no_followee": share_followed_by_no_followee(out.follows, members),
+        "members": float(len(members)),
+        "mean_followers": float(members["followers"].mean()),
+    }
+
+
+def calibration_objective(stat: dict[str, float], targets: dict[str, float] = KWAK2010) -> float:
+    """Sum of squared relative errors of the three Kwak et al. statistics (0 = all hit).
+
+    Relative errors put the two shares and the exponent on one scale: missing the 22.1% reciprocity by
+    2.2 points costs as much as missing the exponent 2.276 by 0.23.
+    """
+    return float(sum(((stat[k] - v) / v) ** 2 for k, v in targets.items()))
+
+
+# --- classic models ---------------------------------------------------------
+@dataclass
+class GofResult:
+    statistic: float
+    dof: int
+    pvalue: float
+    bins: int
+
+
+def binomial_gof(counts, trials: int, p: float, min_expected: float = 5.0) -> GofResult:
+    """Pearson chi-square test of integer counts against Binomial(trials, p).
+
+    Values are pooled into bins with at least ``min_expected`` expected observations (the tails go into the
+    outermost bins), the usual validity condition for the chi-square approximation. No parameter is
+    estimated from the data, so dof = bins - 1.
+    """
+    x = np.asarray(counts, np.int64)
+    n = x.size
+    k = np.arange(trials + 1)
+    expected = n * stats.binom.pmf(k, trials, p)
+    observed = np.bincount(x, minlength=trials + 1)[: trials + 1].astype(float)
+    # pool left to right into bins expecting >= min_expected; a short remainder joins the last bin
+    starts, acc = [0], 0.0
+    for i in range(trials):
+        acc += expected[i]
+        if acc >= min_expected:
+            starts.append(i + 1)
+            acc = 0.0
+    if len(starts) > 1 and expected[starts[-1]:].sum() < min_expected:
+        starts.pop()
+    exp_b = np.add.reduceat(expected, starts)
+    obs_b = np.add.reduceat(observed, starts)
+    statistic = float(((obs_b - exp_b) ** 2 / exp_b).sum())
+    dof = exp_b.size - 1
+    return GofResult(statistic, dof, float(stats.chi2.sf(statistic, dof)), exp_b.size)
+
+
+def total_degree(members: pd.DataFrame) -> np.ndarray:
+    return (members["followers"] + members["followees"]).to_numpy()
+
+
+@dataclass
+class Overtaking:
+    share: float  # share of fit latecomers above the early reference
+    latecomers: int
+    reference: float  # the early members' median degree
+
+
+def overtaking_share(members: pd.DataFrame, fitness: str = "skill", late_from: float = 0.5,
+                     fit_quantile: float = 0.9, early_until: float = 0.1, degree=None) -> Overtaking:
+    """Do fitter latecomers overtake earlier members?
+
+    Members are ordered by ``join_order``. Fit latecomers: members in the top fitness decile
+    (``fitness`` >= its ``fit_quantile`` quantile among members) who joined in the second half
+    (join order quantile >= ``late_from``). Reference: members who joined in the first ``early_until`` share
+    and have lower fitness (below that quantile). The statistic is the share of fit latecomers whose final
+    total degree (followers + followees) is strictly above the reference's median final degree.
+
+    Under Barabasi-Albert degree depends on join time only (k_i ~ m (t / t_i)^1/2), so a latecomer (t_i > N/2)
+    ends below an early member (t_i < N/10) typically: the share is small whatever the fitness. Under
+    Bianconi-Barabasi the fittest grow as (t / t_i)^(eta / c) with a larger exponent than the early,
+    less fit members, so a clear share of them overtakes.
+    """
+    d = total_degree(members) if degree is None else np.asarray(degree)
+    order = members["join_order"].to_numpy()
+    q = stats.rankdata(order) / order.size  # join quantile in (0, 1]
+    fit = members[fitness].to_numpy()
+    top = fit >= np.quantile(fit, fit_quantile)
+    late = top & (q > late_from)
+    early = ~top & (q <= early_until)
+    ref = float(np.median(d[early])) if early.any() else float("nan")
+    share = float((d[late] > ref).mean()) if late.any() else float("nan")
+    return Overtaking(share=share, latecomers=int(late.sum()), reference=ref)
+
+
+# --- intervals over seeds -----------------------------------------------------
+@dataclass
+class Interval:
+    mean: float
+    lo: float
+    hi: float
+    sd: float
+    n: int
+
+    def __str__(self) -> str:
+        return f"{self.mean:.3f} [{self.lo:.3f}, {self.hi:.3f}]"
+
+
+def interval(values, level: float = 0.95) -> Interval:
+    """Mean over seeds with a Student-t confidence interval for it."""
+    x = np.asarray(values, float)
+    n = x.size
+    mean = float(x.mean())
+    sd = float(x.std(ddof=1)) if n > 1 else 0.0
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * sd / np.sqrt(n)) if n > 1 else 0.0
+    return Interval(mean, mean - half, mean + half, sd, n)
