@@ -20,11 +20,18 @@ The model is :class:`AppModel`, a :class:`~socialsim.model.PlatformModel` built 
 
 from __future__ import annotations
 
+import io
+import os
+import sys
+import time
+
 import numpy as np
 import solara
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, NullFormatter
 from mesa.visualization import Slider, SolaraViz
 from mesa.visualization.utils import update_counter
 
@@ -123,6 +130,7 @@ class NetworkView:
         self.key = rng.random(model.state.pop.size)  # a fixed random rank per person: a stable random sample
         self.layout_rng = rng
         self.pos: dict[int, np.ndarray] = {}
+        self.metrics_figure = None  # the MetricsFigure of this model, made on first use
 
     def sample(self) -> tuple[np.ndarray, int]:
         """(ids of the members to draw, number of members)."""
@@ -221,7 +229,7 @@ def draw_network(model: AppModel, colour_by: str = "skill quartile") -> Figure:
     index = np.full(state.pop.size, -1, np.int64)
     index[nodes] = np.arange(nodes.size)
 
-    fig = Figure(figsize=(6.4, 5.4), dpi=80)
+    fig = _figure(6.4, 5.4)
     ax = fig.add_axes((0.02, 0.14, 0.96, 0.78))
     ax.set_axis_off()
     if nodes.size:
@@ -268,23 +276,49 @@ def _town_colour(town: int):
 # --- metric plots (from the model's own datacollector) -----------------------------------------------------------
 
 
+class MetricsFigure:
+    """Line plots of the headline metrics, one panel per group, from ``model.datacollector``.
+
+    The figure is built once per model and its lines updated in place each step (cheaper than a new figure).
+    """
+
+    def __init__(self):
+        self.fig = _figure(6.4, 5.4)
+        self.fig.subplots_adjust(left=0.08, right=0.98, top=0.95, bottom=0.09, hspace=0.22, wspace=0.2)
+        self.axes = self.fig.subplots(2, 2, sharex=True).ravel()
+        self.lines: dict[str, Line2D] = {}
+        for ax, (title, names) in zip(self.axes, METRIC_PANELS):
+            for name in names:
+                (self.lines[name],) = ax.plot([], [], label=name, lw=1.4)
+            ax.set_title(title, fontsize=9)
+            ax.tick_params(labelsize=7)
+            ax.grid(alpha=0.3)
+            if names != ("offline_ties_per_member",):
+                ax.set_ylim(-1.03 if "spearman" in names[0] else -0.03, 1.03)
+            ax.legend(fontsize=6.5, loc="lower right" if "spearman" in names[0] else "best")
+        for ax in self.axes[2:]:
+            ax.set_xlabel("step", fontsize=8)
+
+    def update(self, model: PlatformModel) -> Figure:
+        df = model.datacollector.get_model_vars_dataframe()
+        x = df.index.to_numpy(dtype=float)
+        for name, line in self.lines.items():
+            line.set_data(x, df[name].to_numpy(dtype=float))
+        self.axes[0].set_xlim(0, max(1.0, x.max() if x.size else 1.0))
+        last = self.axes[3]
+        last.relim()
+        last.autoscale_view(scalex=False)
+        return self.fig
+
+
 def draw_metrics(model: PlatformModel) -> Figure:
-    """Line plots of the headline metrics, one panel per group, from ``model.datacollector``."""
-    df = model.datacollector.get_model_vars_dataframe()
-    fig = Figure(figsize=(6.4, 5.4), dpi=80)
-    axes = fig.subplots(2, 2, sharex=True).ravel()
-    for ax, (title, names) in zip(axes, METRIC_PANELS):
-        for name in names:
-            ax.plot(df.index.to_numpy(), df[name].to_numpy(), label=name, lw=1.4)
-        ax.set_title(title, fontsize=9)
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
-        if name != "offline_ties_per_member":
-            ax.set_ylim(-1.02 if "spearman" in name else -0.02, 1.02)
-        ax.legend(fontsize=6.5, loc="best")
-    for ax in axes[2:]:
-        ax.set_xlabel("step", fontsize=8)
-    return fig
+    """The headline metrics' history (see :class:`MetricsFigure`); reuses the model's figure if it has one."""
+    holder = model.view if isinstance(getattr(model, "view", None), NetworkView) else None
+    if holder is None:
+        return MetricsFigure().update(model)
+    if holder.metrics_figure is None:
+        holder.metrics_figure = MetricsFigure()
+    return holder.metrics_figure.update(model)
 
 
 def draw_quartiles(model: PlatformModel) -> Figure:
@@ -294,49 +328,84 @@ def draw_quartiles(model: PlatformModel) -> Figure:
     followers = state.graph.in_deg[members]
     quartile = state.pop.skill_quartile[members]
     groups = [followers[quartile == q] for q in range(4)]
-    fig = Figure(figsize=(6.4, 3.6), dpi=80)
+    fig = _figure(6.4, 3.6)
+    fig.subplots_adjust(left=0.1, right=0.98, top=0.9, bottom=0.2)
     ax = fig.add_subplot()
     box = ax.boxplot([g if g.size else [np.nan] for g in groups], patch_artist=True, showmeans=True,
                      widths=0.6, flierprops={"markersize": 3, "alpha": 0.5},
+                     medianprops={"color": "black"},
                      meanprops={"marker": "D", "markerfacecolor": "white", "markeredgecolor": "black"})
     for patch, colour in zip(box["boxes"], QUARTILE_COLOURS):
         patch.set_facecolor(colour)
         patch.set_alpha(0.75)
-    ax.set_xticks(range(1, 5), [f"Q{q + 1}\n(n={g.size})" for q, g in enumerate(groups)], fontsize=8)
-    ax.set_yscale("symlog", linthresh=10)
+    ax.set_xticks(range(1, 5), [f"Q{q + 1} (n={g.size})" for q, g in enumerate(groups)], fontsize=8)
+    top = float(followers.max()) if followers.size else 0.0
+    ax.set_yscale("symlog", linthresh=10, linscale=1.0)
+    ax.set_ylim(-0.5, max(10.0, top * 1.3))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_ylabel("followers", fontsize=8)
-    ax.set_xlabel("skill quartile (Q1 lowest); diamond = mean", fontsize=8)
+    ax.set_xlabel("skill quartile (Q1 lowest); line = median, diamond = mean", fontsize=8)
     ax.set_title(f"Followers by skill quartile, step {model.steps}", fontsize=10)
     ax.grid(alpha=0.3, axis="y")
     ax.tick_params(labelsize=7)
     return fig
 
 
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=80)
+    FigureCanvasAgg(fig)  # an Agg canvas of its own: savefig reuses its renderer and text-size cache
+    return fig
+
+
 # --- solara components ---------------------------------------------------------------------------------------
+
+_TIMING = bool(os.environ.get("SOCIALSIM_VIZ_TIMING"))
+
+
+def _timed(label: str, work):
+    if not _TIMING:
+        return work()
+    start = time.perf_counter()
+    out = work()
+    print(f"socialsim.app: {label} {1000 * (time.perf_counter() - start):.0f} ms", file=sys.stderr, flush=True)
+    return out
+
+
+def figure_png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _figure_panel(css_class: str, model: PlatformModel, draw, *extra):
+    """A matplotlib figure drawn once per (model, step, extra), shown as a PNG."""
+    png = solara.use_memo(lambda: _timed(css_class, lambda: figure_png(draw(model, *extra))),
+                          dependencies=[id(model), model.steps, *extra])
+    with solara.Column(classes=[css_class], gap="0px"):
+        solara.Image(png, format="png", width="100%")
 
 
 @solara.component
 def NetworkPanel(model: AppModel):
     update_counter.get()
     colour_by, set_colour_by = solara.use_state("skill quartile")
-    with solara.Column(classes=["socialsim-network"], gap="0px"):
+    with solara.Column(gap="0px"):
         solara.ToggleButtonsSingle(value=colour_by, values=["skill quartile", "town"], on_value=set_colour_by,
                                    dense=True)
-        solara.FigureMatplotlib(draw_network(model, colour_by), format="png")
+        _figure_panel("socialsim-network", model, draw_network, colour_by)
 
 
 @solara.component
 def MetricsPanel(model: AppModel):
     update_counter.get()
-    with solara.Column(classes=["socialsim-metrics"]):
-        solara.FigureMatplotlib(draw_metrics(model), format="png")
+    _figure_panel("socialsim-metrics", model, draw_metrics)
 
 
 @solara.component
 def QuartilePanel(model: AppModel):
     update_counter.get()
-    with solara.Column(classes=["socialsim-quartiles"]):
-        solara.FigureMatplotlib(draw_quartiles(model), format="png")
+    _figure_panel("socialsim-quartiles", model, draw_quartiles)
 
 
 @solara.component
@@ -350,7 +419,8 @@ def SummaryPanel(model: AppModel):
                     f"meetups this step {int(m['meetups'])}")
         solara.Text(f"recommender: {p.platform.recommender}; timeline: {p.platform.timeline}; "
                     f"reshares: {'on' if p.platform.reshares else 'off'}; openness: {p.platform.openness:g}; "
-                    f"meetup rate: {p.meetups.rate:g}; seed: {p.seed}", classes=["socialsim-levers"])
+                    f"meetup rate: {p.meetups.rate:g}; elite early adoption: {p.adoption.elite_early_adoption:g}; "
+                    f"elite exit rate: {p.leaving.elite_exit_rate:g}; seed: {p.seed}", classes=["socialsim-levers"])
         for name in HEADLINE_METRICS:
             solara.Text(f"{name} = {m[name]:.3f}")
 

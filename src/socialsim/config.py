@@ -36,13 +36,6 @@ def register_configs() -> None:
     """Register the schemas in Hydra's ConfigStore (idempotent: storing again replaces the same nodes)."""
     cs = ConfigStore.instance()
     cs.store(name=SCHEMA_NAME, node=Params)
-    try:  # the SLURM config in configs/hydra/launcher/submitit_slurm.yaml extends the plugin's schema
-        from hydra_plugins.hydra_submitit_launcher.config import SlurmQueueConf
-
-        cs.store(group="hydra/launcher", name="_submitit_slurm_schema", node=SlurmQueueConf,
-                 provider="socialsim")
-    except ImportError:  # pragma: no cover - the launcher is a dependency
-        pass
 
 
 register_configs()

@@ -163,37 +163,27 @@ def _rebuild_table(keys, vals, src, dst, alive, used, n):
 
 @njit(cache=True)
 def _out_csr(src, dst, alive, used, n):
-    """Counting sort of the live edges by follower, each row sorted by followee (two stable passes)."""
-    by_dst = np.zeros(n + 1, np.int64)
+    """Counting sort of the live edges by follower."""
     indptr = np.zeros(n + 1, np.int64)
     for e in range(used):
         if alive[e]:
-            by_dst[dst[e] + 1] += 1
             indptr[src[e] + 1] += 1
     for i in range(n):
-        by_dst[i + 1] += by_dst[i]
         indptr[i + 1] += indptr[i]
-    m = indptr[n]
-    tmp = np.empty(m, np.int64)
-    fill = by_dst[:-1].copy()
+    fill = indptr[:-1].copy()
+    slots = np.empty(indptr[n], np.int64)
+    followee = np.empty(indptr[n], np.int32)
     for e in range(used):
         if alive[e]:
-            tmp[fill[dst[e]]] = e
-            fill[dst[e]] += 1
-    slots = np.empty(m, np.int64)
-    followee = np.empty(m, np.int32)
-    fill = indptr[:-1].copy()
-    for k in range(m):
-        e = tmp[k]
-        j = fill[src[e]]
-        slots[j] = e
-        followee[j] = dst[e]
-        fill[src[e]] += 1
+            j = fill[src[e]]
+            slots[j] = e
+            followee[j] = dst[e]
+            fill[src[e]] += 1
     return indptr, slots, followee
 
 
 class CSR(NamedTuple):
-    """Followees per member: row i is ``[indptr[i], indptr[i+1])``, sorted by followee."""
+    """Followees per member: row i is ``[indptr[i], indptr[i+1])``."""
 
     indptr: np.ndarray
     slots: np.ndarray  # edge slot of each follow
@@ -220,6 +210,8 @@ class FollowGraph:
         self.keys = np.full(_pow2(4 * capacity), EMPTY, np.int64)
         self.vals = np.zeros(self.keys.shape[0], np.int64)
         self._csr = None
+        self.sorted_until = 0
+        self._rows = np.zeros(n + 1, np.int64)
 
     # --- sizes -------------------------------------------------------------
     @property
@@ -298,12 +290,20 @@ class FollowGraph:
     def follows(self, src, dst) -> np.ndarray:
         return self.find(src, dst) >= 0
 
-    def compact(self) -> None:
-        """Drop dead edges when they are many (slots change, so call between phases only)."""
+    def compact(self, force: bool = False) -> None:
+        """Drop dead edges and sort the live ones by (follower, followee) when many are dead or unsorted.
+
+        Slots change, so call this between steps only. The sorted prefix gives each member's followees as a
+        contiguous run (``rows``) that stays valid, dead entries included, until the next compaction.
+        """
         used = self.used
-        if used < 4096 or used - self.n_edges < 0.3 * used:
+        dead, unsorted = used - self.n_edges, used - self.sorted_until
+        if not force and dead <= 0.3 * used and unsorted <= 0.25 * used and used >= 1024:
+            return
+        if not force and dead == 0 and unsorted == 0:
             return
         keep = self.alive_index()
+        keep = keep[np.lexsort((self.dst[keep], self.src[keep]))]
         for name, _ in self.FIELDS:
             arr = getattr(self, name)
             arr[: keep.size] = arr[keep]
@@ -311,7 +311,22 @@ class FollowGraph:
         self.counters[N_USED] = keep.size
         self.counters[N_TOMB] = 0
         _rebuild_table(self.keys, self.vals, self.src, self.dst, self.alive, self.used, self.n)
+        self.sorted_until = keep.size
+        self._rows = np.concatenate([[0], np.cumsum(np.bincount(self.src[: keep.size], minlength=self.n))])
         self._csr = None
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row_ptr, recent_ptr, recent): a cheap view of everyone's followees for the read kernel.
+
+        Member i's followees are the slots ``row_ptr[i]:row_ptr[i+1]`` of the sorted prefix (sorted by
+        followee; skip dead ones) plus ``recent[recent_ptr[i]:recent_ptr[i+1]]``, the follows added since the
+        last compaction. Building it costs O(recent follows), not O(all follows).
+        """
+        recent = np.arange(self.sorted_until, self.used)
+        recent = recent[self.alive[recent]]
+        recent = recent[np.argsort(self.src[recent], kind="stable")]
+        recent_ptr = np.concatenate([[0], np.cumsum(np.bincount(self.src[recent], minlength=self.n))])
+        return self._rows, recent_ptr, recent
 
     # --- views -------------------------------------------------------------
     def followees_csr(self) -> CSR:

@@ -105,12 +105,17 @@ def measure(state: State, params) -> dict[str, float]:
     if n_members > SAMPLE:
         sample = np.sort(np.random.default_rng([params.seed, state.step]).choice(members, SAMPLE, replace=False))
     f = ranks(g.in_deg[sample])
-    for trait, values in (("skill", pop.skill), ("reach", pop.reach), ("join_order", state.join_order)):
-        out[f"spearman_{trait}_followers"] = _rank_correlation(values[sample], f)
+    in_sample = np.zeros(state.n, bool)
+    in_sample[sample] = True
+    joined = np.flatnonzero(state.join_order >= 0)
+    by_join = np.empty(joined.size, np.int64)
+    by_join[state.join_order[joined]] = joined
+    for trait, order in (("skill", pop.skill_order), ("reach", pop.reach_order), ("join_order", by_join)):
+        out[f"spearman_{trait}_followers"] = _rank_correlation(subset_ranks(order, in_sample)[sample], f)
     out["top_k_turnover"] = _turnover(state, params, members, followers)
     low = members[pop.skill_quartile[members] == 0]
     out["low_skill_connected_share"] = float((g.mutual[low] > 0).mean()) if low.size else 0.0
-    shy = members[pop.shyness[members] >= np.quantile(pop.shyness, 0.75)]
+    shy = members[pop.shyness_quartile[members] == 3]
     out["shy_connected_share"] = float((g.mutual[shy] > 0).mean()) if shy.size else 0.0
     out["offline_ties_per_member"] = float(g.offline[members].sum() / n_members) if n_members else 0.0
     close_ties, gap = _intimacy(state, params)
@@ -121,10 +126,18 @@ def measure(state: State, params) -> dict[str, float]:
     return {name: float(out[name]) for name in METRIC_NAMES}
 
 
-def _rank_correlation(x: np.ndarray, y_ranks: np.ndarray) -> float:
-    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y_ranks) == 0:
+def subset_ranks(order: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Ranks within the people in ``mask`` of a trait with no ties, given everyone's order by it: O(n), no sort."""
+    inside = order[mask[order]]
+    out = np.zeros(mask.size)
+    out[inside] = np.arange(inside.size)
+    return out
+
+
+def _rank_correlation(x_ranks: np.ndarray, y_ranks: np.ndarray) -> float:
+    if x_ranks.size < 3 or np.ptp(x_ranks) == 0 or np.ptp(y_ranks) == 0:
         return 0.0
-    return float(np.corrcoef(ranks(x), y_ranks)[0, 1])
+    return float(np.corrcoef(x_ranks, y_ranks)[0, 1])
 
 
 def _turnover(state: State, params, members: np.ndarray, followers: np.ndarray) -> float:

@@ -21,6 +21,9 @@ class Population:
     contacts_indptr: np.ndarray  # offline contacts as an undirected CSR
     contacts: np.ndarray
     skill_quartile: np.ndarray  # 0 = bottom quarter of skill in the population
+    shyness_quartile: np.ndarray  # 3 = the shyest quarter
+    skill_order: np.ndarray  # everyone sorted by skill (for rank correlations)
+    reach_order: np.ndarray
 
     @property
     def size(self) -> int:
@@ -64,10 +67,15 @@ def generate(p: PopulationParams, rng: np.random.Generator) -> Population:
     activity = rng.beta(p.activity_alpha, p.activity_beta, n)
     town = rng.permutation(np.repeat(np.arange(p.towns), town_sizes(n, p.towns, p.town_size_exponent)))
     indptr, contacts = offline_contacts(town, reach, p, rng)
-    quartile = np.searchsorted(np.quantile(skill, [0.25, 0.5, 0.75]), skill, side="right")
     return Population(skill=skill, reach=reach, reach_z=z_reach, shyness=shyness, activity=activity,
                       town=town.astype(np.int32), contacts_indptr=indptr, contacts=contacts,
-                      skill_quartile=quartile.astype(np.int8))
+                      skill_quartile=quartiles(skill), shyness_quartile=quartiles(shyness),
+                      skill_order=np.argsort(skill, kind="stable"), reach_order=np.argsort(reach, kind="stable"))
+
+
+def quartiles(x: np.ndarray) -> np.ndarray:
+    """0 for the bottom quarter of x, ..., 3 for the top quarter."""
+    return np.searchsorted(np.quantile(x, [0.25, 0.5, 0.75]), x, side="right").astype(np.int8)
 
 
 def offline_contacts(town: np.ndarray, reach: np.ndarray, p: PopulationParams, rng) -> tuple[np.ndarray, np.ndarray]:

@@ -23,39 +23,56 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     if readers.size == 0 or pl.attention == 0 or g.n_edges == 0:
         state.timeline = Timeline.empty()
         return
-    csr = g.followees_csr()
+    row_ptr, recent_ptr, recent = g.rows()
     rs = state.reshares_prev if pl.reshares else Reshares.empty()
     rs_indptr = np.concatenate([[0], np.cumsum(np.bincount(rs.resharer, minlength=state.n))])
     order = np.argsort(rs.resharer, kind="stable")
-    out = _read(int(rng.integers(2**62)), readers, csr.indptr, csr.slots, csr.followee, state.posted, state.appeal,
-                rs_indptr, rs.author[order], rs.appeal[order], pl.attention, pl.timeline == "engagement")
+    out = _read(int(rng.integers(2**62)), readers, row_ptr, recent_ptr, recent, g.dst, g.alive, state.posted,
+                state.appeal, rs_indptr, rs.author[order], rs.appeal[order], pl.attention,
+                pl.timeline == "engagement")
     state.timeline = Timeline(*out, reshared=out[3] < 0)
 
 
 @njit(cache=True)
-def _in_row(followee, lo, hi, a):
-    """Whether a is in the sorted row followee[lo:hi] (binary search)."""
+def _follows(dst, alive, lo, hi, recent, rlo, rhi, a):
+    """Whether the reader whose rows these are follows a: binary search in the sorted row, then the recent ones."""
     end = hi
     while lo < hi:
         mid = (lo + hi) // 2
-        if followee[mid] < a:
+        if dst[mid] < a:
             lo = mid + 1
         else:
             hi = mid
-    return lo < end and followee[lo] == a
+    if lo < end and dst[lo] == a and alive[lo]:
+        return True
+    for k in range(rlo, rhi):
+        if dst[recent[k]] == a:
+            return True
+    return False
 
 
 @njit(cache=True)
-def _read(seed, readers, indptr, slots, followee, posted, appeal, rs_indptr, rs_author, rs_appeal, attention,
-          ranked):
+def _shuffle_head(idx, lo, hi, k):
+    """Partial Fisher-Yates: a uniform random choice of k of idx[lo:hi], placed at idx[lo:lo+k]."""
+    for t in range(lo, min(hi, lo + k)):
+        j = t + int(np.random.random() * (hi - t))
+        idx[t], idx[j] = idx[j], idx[t]
+
+
+@njit(cache=True)
+def _read(seed, readers, row_ptr, recent_ptr, recent, dst, alive, posted, appeal, rs_indptr, rs_author, rs_appeal,
+          attention, ranked):
     np.random.seed(seed)
     # pass 1: an upper bound of each reader's items, to size the output and one scratch buffer
     cap = np.zeros(readers.shape[0], np.int64)
     for i in range(readers.shape[0]):
         r = readers[i]
         c = 0
-        for k in range(indptr[r], indptr[r + 1]):
-            f = followee[k]
+        for k in range(row_ptr[r], row_ptr[r + 1]):
+            f = dst[k]
+            c += (1 if posted[f] else 0) + rs_indptr[f + 1] - rs_indptr[f]
+        for k in range(recent_ptr[r], recent_ptr[r + 1]):
+            f = dst[recent[k]]
             c += (1 if posted[f] else 0) + rs_indptr[f + 1] - rs_indptr[f]
         cap[i] = c
     total = np.minimum(cap, attention).sum()
@@ -73,31 +90,45 @@ def _read(seed, readers, indptr, slots, followee, posted, appeal, rs_indptr, rs_
         if cap[i] == 0:
             continue
         r = readers[i]
-        lo, hi = indptr[r], indptr[r + 1]
+        lo, hi = row_ptr[r], row_ptr[r + 1]
+        rlo, rhi = recent_ptr[r], recent_ptr[r + 1]
+        # gather this step's posts of followees first, then the reshares, into one buffer
         m = 0
-        for k in range(lo, hi):
-            f = followee[k]
-            if posted[f]:
-                c_author[m] = f
-                c_appeal[m] = appeal[f]
-                c_edge[m] = slots[k]
-                c_key[m] = -appeal[f] if ranked else np.random.random()
+        for k in range(lo, hi + rhi - rlo):
+            e = k if k < hi else recent[rlo + k - hi]
+            if alive[e] and posted[dst[e]]:
+                c_author[m] = dst[e]
+                c_appeal[m] = appeal[dst[e]]
+                c_edge[m] = e
                 m += 1
+        fresh = m
+        for k in range(lo, hi + rhi - rlo):
+            e = k if k < hi else recent[rlo + k - hi]
+            if not alive[e]:
+                continue
+            f = dst[e]
             for j in range(rs_indptr[f], rs_indptr[f + 1]):
                 a = rs_author[j]
                 # one's own posts and posts of followees (already in the timeline) are not shown again
-                if a == r or _in_row(followee, lo, hi, a):
+                if a == r or _follows(dst, alive, lo, hi, recent, rlo, rhi, a):
                     continue
                 c_author[m] = a
                 c_appeal[m] = rs_appeal[j]
                 c_edge[m] = -1
-                # chronological: this step's posts come before last step's reshares
-                c_key[m] = -rs_appeal[j] if ranked else 1.0 + np.random.random()
                 m += 1
-        if m > attention:
-            idx = np.argsort(c_key[:m])[:attention]
+        take = min(m, attention)
+        if ranked:
+            # by engagement: the highest appeal first
+            for j in range(m):
+                c_key[j] = -c_appeal[j]
+            idx = np.argsort(c_key[:m])[:take]
         else:
+            # chronological: this step's posts in random order, then last step's reshares in random order
             idx = np.arange(m)
+            _shuffle_head(idx, 0, fresh, take)
+            if take > fresh:
+                _shuffle_head(idx, fresh, m, take - fresh)
+            idx = idx[:take]
         for j in idx:
             o_reader[pos] = r
             o_author[pos] = c_author[j]
