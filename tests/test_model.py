@@ -69,8 +69,8 @@ def test_people_join_over_time_and_newcomers_follow_offline_contacts():
 
 
 def test_openness_drives_spontaneous_joining():
-    closed = run(**{"platform.openness": 0.0, "adoption.imitation_rate": 0.0})
-    opened = run(**{"platform.openness": 1.0, "adoption.imitation_rate": 0.0})
+    closed = run(**{"platform.openness": 0.0, "adoption.imitation_rate": 0.0, "adoption.spontaneous_rate": 0.005})
+    opened = run(**{"platform.openness": 1.0, "adoption.imitation_rate": 0.0, "adoption.spontaneous_rate": 0.005})
     assert closed.metrics["members"] == closed.params.adoption.seed_members
     assert opened.metrics["members"] > 3 * opened.params.adoption.seed_members
 
