@@ -333,3 +333,17 @@ def test_bad_parameters_name_the_parameter():
         PlatformModel(platform__openness=1.5)
     with pytest.raises(ParameterError, match=r"populaton is not a parameter"):
         PlatformModel(populaton__size=3)
+
+
+def test_checkpoint_and_resume_give_the_uninterrupted_result():
+    import pickle
+    whole = run(**{"run.steps": 40, "meetups.rate": 0.2, "meetups.min_members": 5})
+    half = build(**{"run.steps": 40, "meetups.rate": 0.2, "meetups.min_members": 5})
+    half.run(17)
+    resumed = PlatformModel.from_checkpoint(pickle.loads(pickle.dumps(half.checkpoint())))
+    resumed.run(23)
+    assert resumed.steps == 40
+    pd.testing.assert_frame_equal(whole.timeseries(), resumed.timeseries())
+    pd.testing.assert_frame_equal(whole.member_frame(), resumed.member_frame())
+    pd.testing.assert_frame_equal(whole.follows_frame(), resumed.follows_frame())
+    assert len(resumed.members) == whole.metrics["members"]

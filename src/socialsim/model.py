@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import mesa
+from mesa.time import EventGenerator, Priority, Schedule
 import numpy as np
 import pandas as pd
 
@@ -31,18 +32,51 @@ class PlatformModel(mesa.Model):
         if rng is not None:
             p = p.replace(seed=int(rng))
         super().__init__(rng=p.seed)
-        self.params = p
+        self._setup(p)
         self.state = State.new(population.generate(p.population, self.rng))
         self.state.elite = self.state.pop.reach >= np.quantile(self.state.pop.reach, p.leaving.elite_quantile)
+        adoption.seed(self.state, p, self.rng)
+        following.run(self.state, p, self.rng)  # the first members follow their offline contacts
+        self._sync_members()
+        self.measure()
+
+    def _setup(self, p: Params) -> None:
+        self.params = p
         self.members: dict[int, Member] = {}
         self.metrics: dict[str, float] = {}
         self.datacollector = mesa.DataCollector(
             model_reporters={name: (lambda m, name=name: m.metrics[name]) for name in metrics.METRIC_NAMES}
         )
-        adoption.seed(self.state, p, self.rng)
-        following.run(self.state, p, self.rng)  # the first members follow their offline contacts
-        self._sync_members()
-        self.measure()
+
+    # --- checkpoints -------------------------------------------------------
+    def checkpoint(self) -> dict[str, Any]:
+        """Everything needed to continue this run exactly (picklable; see socialsim.io for writing it)."""
+        self.state.graph._csr = None  # derived, rebuilt on demand
+        return {"params": self.params.to_dict(), "steps": self.steps, "rng": self.rng.bit_generator.state,
+                "state": self.state, "metrics": dict(self.metrics),
+                "model_vars": {k: list(v) for k, v in self.datacollector.model_vars.items()},
+                "collection_steps": list(self.datacollector._collection_steps)}
+
+    @classmethod
+    def from_checkpoint(cls, data: dict[str, Any]) -> PlatformModel:
+        """Rebuild a model from :meth:`checkpoint`; stepping it on gives the same results as never stopping."""
+        p = Params.from_dict(data["params"])
+        self = cls.__new__(cls)
+        mesa.Model.__init__(self, rng=p.seed)
+        self._setup(p)
+        self.rng.bit_generator.state = data["rng"]
+        # Mesa's clock: continue from the saved step rather than from 1
+        self._default_schedule.stop()
+        self.steps, self.time = int(data["steps"]), float(data["steps"])
+        self._default_schedule = EventGenerator(self, self._do_step, Schedule(interval=1.0, start=self.time + 1.0),
+                                                priority=Priority.HIGH).start()
+        self.state = data["state"]
+        self.metrics = dict(data["metrics"])
+        self.datacollector.model_vars = {k: list(v) for k, v in data["model_vars"].items()}
+        self.datacollector._collection_steps = list(data["collection_steps"])
+        for i in self.state.members().tolist():
+            self.members[i] = Member(self, i)
+        return self
 
     # --- the step ----------------------------------------------------------
     def step(self) -> None:
