@@ -378,19 +378,29 @@ def figure_png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
+# each panel fills its grid cell; a figure shrinks to fit the cell, keeping its aspect
+_CSS = """
+.socialsim-panel { height: 100%; }
+.socialsim-fig { flex: 1 1 auto; min-height: 0; }
+.socialsim-fig > div { height: 100%; }
+.socialsim-fig img { width: 100%; height: 100%; object-fit: contain; object-position: center top; }
+"""
+
+
 def _figure_panel(css_class: str, model: PlatformModel, draw, *extra):
-    """A matplotlib figure drawn once per (model, step, extra), shown as a PNG."""
+    """A matplotlib figure drawn once per (model, step, extra), shown as a PNG that fits its cell."""
     png = solara.use_memo(lambda: _timed(css_class, lambda: figure_png(draw(model, *extra))),
                           dependencies=[id(model), model.steps, *extra])
-    with solara.Column(classes=[css_class], gap="0px"):
-        solara.Image(png, format="png", width="100%")
+    with solara.Column(classes=["socialsim-fig", css_class], gap="0px"):
+        solara.Image(png, format="png")
 
 
 @solara.component
 def NetworkPanel(model: AppModel):
     update_counter.get()
     colour_by, set_colour_by = solara.use_state("skill quartile")
-    with solara.Column(gap="0px"):
+    with solara.Column(classes=["socialsim-panel"], gap="0px"):
+        solara.Style(_CSS)
         solara.ToggleButtonsSingle(value=colour_by, values=["skill quartile", "town"], on_value=set_colour_by,
                                    dense=True)
         _figure_panel("socialsim-network", model, draw_network, colour_by)
@@ -399,13 +409,15 @@ def NetworkPanel(model: AppModel):
 @solara.component
 def MetricsPanel(model: AppModel):
     update_counter.get()
-    _figure_panel("socialsim-metrics", model, draw_metrics)
+    with solara.Column(classes=["socialsim-panel"], gap="0px"):
+        _figure_panel("socialsim-metrics", model, draw_metrics)
 
 
 @solara.component
 def QuartilePanel(model: AppModel):
     update_counter.get()
-    _figure_panel("socialsim-quartiles", model, draw_quartiles)
+    with solara.Column(classes=["socialsim-panel"], gap="0px"):
+        _figure_panel("socialsim-quartiles", model, draw_quartiles)
 
 
 @solara.component

@@ -1,0 +1,100 @@
+"""The app's model wrapper and drawing code, without a browser (the browser test is test_app_browser.py)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from socialsim import ParameterError, Params, PlatformModel
+
+app = pytest.importorskip("socialsim.app")
+
+
+def test_app_model_defaults_are_the_cli_defaults_except_size():
+    m = app.AppModel(size=200)
+    defaults = Params().to_dict()
+    defaults["population"]["size"] = 200
+    assert m.params.to_dict() == defaults
+    assert app.AppModel.__init__.__defaults__[0] == app.APP_POPULATION_SIZE == 500
+
+
+def test_controls_map_to_parameters_and_match_the_constructor():
+    m = app.AppModel(size=120, openness=0.3, recommender="local", timeline="engagement", reshares=False,
+                     meetup_rate=0.1, elite_early_adoption=2.0, elite_exit_rate=0.02, seed="7")
+    p = m.params
+    assert (p.population.size, p.platform.openness, p.platform.recommender, p.platform.timeline) == (
+        120, 0.3, "local", "engagement")
+    assert (p.platform.reshares, p.meetups.rate, p.adoption.elite_early_adoption, p.leaving.elite_exit_rate,
+            p.seed) == (False, 0.1, 2.0, 0.02, 7)
+    # every control is a constructor argument, and its initial value is the constructor's default
+    import inspect
+
+    signature = inspect.signature(app.AppModel.__init__).parameters
+    for name, control in app.model_params.items():
+        value = control.value if isinstance(control, app.Slider) else control["value"]
+        assert name in signature
+        default = signature[name].default
+        assert value == default or str(value) == str(default), name
+    with pytest.raises(ParameterError, match="seed"):
+        app.AppModel(size=50, seed="x")
+
+
+def test_same_run_as_the_plain_model_and_drawing_leaves_it_alone():
+    plain = PlatformModel(population__size=150, seed=4)
+    shown = app.AppModel(size=150, seed=4)
+    for k in range(25):
+        plain.step()
+        shown.step()
+        if k % 6 == 0:
+            app.draw_network(shown)
+            app.draw_metrics(shown)
+            app.draw_quartiles(shown)
+    assert plain.metrics == shown.metrics
+    assert plain.rng.random() == shown.rng.random()
+
+
+def test_stops_after_run_steps():
+    m = app.AppModel(size=60, steps=3)
+    for _ in range(3):
+        assert m.running
+        m.step()
+    assert not m.running
+
+
+def test_network_sample_is_capped_stable_and_nodes_do_not_move():
+    m = app.AppModel(size=500, seed=2)
+    m.run(60)
+    view = m.view
+    nodes, n_members = view.sample()
+    assert n_members > app.NETWORK_MAX_NODES and nodes.size == app.NETWORK_MAX_NODES
+    followers = m.state.graph.in_deg
+    top = np.sort(followers[m.state.members()])[::-1][: app.NETWORK_TOP]
+    assert np.all(np.isin(top, followers[nodes]))  # the top accounts are always shown
+    app.draw_network(m)
+    before = dict(view.pos)
+    m.run(5)
+    app.draw_network(m, "town")
+    for i, xy in before.items():
+        assert np.array_equal(view.pos[i], xy)  # cached positions are kept
+    after, _ = view.sample()
+    assert np.intersect1d(nodes, after).size > 0.8 * nodes.size  # the random part of the sample is stable
+    xy = np.array(list(view.pos.values()))
+    assert np.all(np.isfinite(xy)) and np.abs(xy).max() < 10
+
+
+@pytest.mark.slow
+def test_drawing_at_500_members_is_quick():
+    m = app.AppModel(size=500, seed=1)
+    m.run(80)
+    for draw in (app.draw_network, app.draw_metrics, app.draw_quartiles):
+        app.figure_png(draw(m))  # warm caches
+    m.step()
+    timings = {}
+    for draw in (app.draw_network, app.draw_metrics, app.draw_quartiles):
+        start = time.perf_counter()
+        png = app.figure_png(draw(m))
+        timings[draw.__name__] = time.perf_counter() - start
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert timings["draw_network"] < 2.0, timings  # well under a second on an idle machine; slack for busy CI
