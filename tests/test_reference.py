@@ -1,0 +1,137 @@
+"""The fast model agrees in distribution with the per-agent reference, the executable specification.
+
+Both engines run the same configurations on the same 30 seeds. A seed gives both the same population and
+the same first members (they share ``population.generate`` and the seed draw), after which their random
+numbers part ways, so each seed is a matched pair. A headline metric is flagged when either
+
+* the paired t statistic of the per-seed differences (fast - reference) exceeds ``T_CRIT``, or
+* the two-sample Kolmogorov-Smirnov test of the two sets of 30 values has p < ``KS_ALPHA``;
+
+both thresholds are Bonferroni corrections of a 1% family error over the metrics and the two tests. The
+comparison must flag nothing for the real rules and must flag a rule changed in the reference only
+(``test_comparison_flags_a_rule_that_differs``). Under ``pytest -n 2`` the slow tests take about 2-3 minutes.
+"""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from socialsim import PlatformModel, metrics, reference, rules
+from socialsim.reference import ReferenceModel
+from socialsim.state import ACTIVE, QUIET
+
+SIZE, STEPS, SEEDS = 300, 100, range(30)
+#: final values of these metrics (and two totals over the run) are compared
+HEADLINE = ("members", "follows", "reciprocity", "gini_followers", "top10_share_impressions",
+            "spearman_skill_followers", "spearman_reach_followers", "low_skill_connected_share",
+            "offline_ties_per_member", "close_ties_per_member", "intimacy_gap", "local_tie_share")
+TOTALS = ("joined", "attendees")
+COMPARED = HEADLINE + tuple(f"{name}_total" for name in TOTALS)
+FAMILY_ALPHA = 0.01
+KS_ALPHA = FAMILY_ALPHA / (2 * len(COMPARED))
+T_CRIT = float(stats.t.ppf(1 - KS_ALPHA / 2, len(SEEDS) - 1))  # two-sided, same per-test alpha
+
+CONFIGS = {
+    "default": {},
+    # every recommender, ranked timelines, frequent meetups, a tight follow cap and Dunbar number, churn
+    "variant": {"platform.recommender": "mixture",
+                "platform.recommender_mix": {"random": 1, "popularity": 1, "friends_of_friends": 1, "local": 1,
+                                             "newcomer": 1},
+                "platform.timeline": "engagement", "platform.follow_cap": 40, "meetups.rate": 0.2,
+                "meetups.min_members": 10, "intimacy.dunbar": 5, "leaving.quiet_rate": 0.01,
+                "leaving.quiet_steps": 10},
+}
+
+
+def final_metrics(cls, config: dict, seed: int, size: int = SIZE, steps: int = STEPS) -> dict:
+    ts = cls({"population.size": size, "seed": seed, **config}).run(steps).timeseries()
+    row = {name: ts[name].iloc[-1] for name in HEADLINE}
+    row.update({f"{name}_total": ts[name].iloc[1:].sum() for name in TOTALS})
+    return row
+
+
+def runs(cls, config: dict) -> pd.DataFrame:
+    return pd.DataFrame([final_metrics(cls, config, seed) for seed in SEEDS], index=list(SEEDS))
+
+
+def compare(fast: pd.DataFrame, ref: pd.DataFrame, columns=COMPARED) -> pd.DataFrame:
+    """Per metric: means, standardized mean difference, paired t, KS p-value and whether it is flagged."""
+    rows = {}
+    for name in columns:
+        a, b = fast[name].to_numpy(float), ref[name].to_numpy(float)
+        d = a - b
+        sd = np.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
+        sd_d = d.std(ddof=1)
+        t = 0.0 if sd_d == 0 else d.mean() / (sd_d / np.sqrt(d.size))
+        ks = 1.0 if np.array_equal(np.sort(a), np.sort(b)) else stats.ks_2samp(a, b).pvalue
+        rows[name] = {"fast": a.mean(), "reference": b.mean(), "smd": 0.0 if sd == 0 else (a.mean() - b.mean()) / sd,
+                      "paired_t": t, "ks_p": ks, "flagged": abs(t) > T_CRIT or ks < KS_ALPHA}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+# --- quick checks of the reference itself ------------------------------------------------------------------
+def test_same_seed_same_population_and_first_members():
+    fast, ref = PlatformModel(population__size=SIZE, seed=5), ReferenceModel(population__size=SIZE, seed=5)
+    np.testing.assert_array_equal(fast.state.pop.skill, ref.pop.skill)
+    first_fast = np.flatnonzero(fast.state.is_member)
+    first_ref = [p.index for p in ref.people if p.is_member]
+    np.testing.assert_array_equal(first_fast, first_ref)
+    assert fast.metrics["members"] == ref.metrics["members"] == 10
+
+
+def test_reference_outputs_have_the_fast_models_shape():
+    ref = ReferenceModel(population__size=200, seed=1).run(15)
+    fast = PlatformModel(population__size=200, seed=1).run(15)
+    assert list(ref.timeseries().columns) == list(fast.timeseries().columns) == ["step", *metrics.METRIC_NAMES]
+    assert len(ref.timeseries()) == 16
+    assert list(ref.member_frame().columns) == list(metrics.MEMBER_COLUMNS)
+    assert list(ref.follows_frame().columns) == list(metrics.FOLLOW_COLUMNS)
+    assert ref.timeseries()["follows"].iloc[-1] == len(ref.follows_frame())
+
+
+def test_reference_keeps_followers_and_followees_consistent():
+    m = ReferenceModel({"population.size": 200, "seed": 2, **CONFIGS["variant"]}).run(40)
+    for p in m.people:
+        for f in p.following:
+            assert p.index in m.people[f].followers
+            assert m.people[f].status in (ACTIVE, QUIET) and p.status in (ACTIVE, QUIET)
+        for f in p.followers:
+            assert p.index in m.people[f].following
+        assert len(p.following) <= 40 or len(p.followers) > 40
+
+
+def test_reference_is_reproducible():
+    a = ReferenceModel(population__size=150, seed=3).run(20).timeseries()
+    b = ReferenceModel(population__size=150, seed=3).run(20).timeseries()
+    pd.testing.assert_frame_equal(a, b)
+
+
+# --- agreement in distribution -------------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_fast_model_agrees_with_reference(config):
+    table = compare(runs(PlatformModel, CONFIGS[config]), runs(ReferenceModel, CONFIGS[config]))
+    assert not table["flagged"].any(), f"engines disagree ({config}):\n{table.to_string()}"
+
+
+def _perturbed(**changes) -> types.SimpleNamespace:
+    """A copy of socialsim.rules with some functions replaced."""
+    ns = types.SimpleNamespace(**{k: getattr(rules, k) for k in dir(rules) if not k.startswith("_")})
+    for name, fn in changes.items():
+        setattr(ns, name, fn)
+    return ns
+
+
+@pytest.mark.slow
+def test_comparison_flags_a_rule_that_differs(monkeypatch):
+    """Halving the follow-back chance in the reference only (a plausible slip) must be caught."""
+    fast = runs(PlatformModel, {})
+    monkeypatch.setattr(reference, "rules", _perturbed(
+        follow_back_probability=lambda *args: 0.5 * rules.follow_back_probability(*args)))
+    table = compare(fast, runs(ReferenceModel, {}))
+    assert table.loc["reciprocity", "flagged"], table.to_string()
