@@ -87,17 +87,25 @@ def app(cfg: DictConfig) -> dict:
 
 
 def main() -> int:
-    """Run the Hydra app; configuration errors become one line on stderr and exit code 2."""
-    user_full_error = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    """Run the Hydra app on ``sys.argv``; configuration errors become one line on stderr and exit code 2."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    previous = os.environ.get("HYDRA_FULL_ERROR")
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let errors reach us instead of Hydra's multi-line report
     try:
         app()
     except Exception as exc:  # noqa: BLE001
-        message = None if user_full_error else format_error(exc)
+        message = None if previous == "1" else format_error(exc)
         if message is None:
             raise
         print(f"socialsim: error: {message}", file=sys.stderr)
         return 2
+    finally:
+        if previous is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = previous
+        GlobalHydra.instance().clear()  # so that main() can be called again in the same process
     return 0
 
 

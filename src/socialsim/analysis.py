@@ -113,9 +113,13 @@ def load_sweep(path: str | os.PathLike | Iterable[str | os.PathLike], *, timeser
     return Sweep(runs, ts_all)
 
 
-def condition_columns(df: pd.DataFrame) -> list[str]:
-    """The swept columns other than the seed: what distinguishes conditions."""
-    return [c for c in df.attrs.get("swept", []) if c != "seed" and c in df]
+def condition_columns(df: pd.DataFrame, varying: bool = True) -> list[str]:
+    """The swept columns other than the seed, i.e. what distinguishes conditions (by default only those
+    that take more than one value in ``df``)."""
+    cols = [c for c in df.attrs.get("swept", []) if c != "seed" and c in df]
+    if varying:
+        cols = [c for c in cols if df[c].astype(str).nunique(dropna=False) > 1]
+    return cols
 
 
 def _default_by(df: pd.DataFrame, by: str | None) -> str | None:

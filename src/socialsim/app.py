@@ -230,9 +230,10 @@ def draw_network(model: AppModel, colour_by: str = "skill quartile") -> Figure:
     index[nodes] = np.arange(nodes.size)
 
     fig = _figure(6.4, 5.4)
-    ax = fig.add_axes((0.02, 0.14, 0.96, 0.78))
+    ax = fig.add_axes((0.01, 0.13, 0.98, 0.77))
     ax.set_axis_off()
     if nodes.size:
+        xy = _clamp_outliers(xy)
         seg = np.stack([xy[index[src]], xy[index[dst]]], axis=1)
         ax.add_collection(LineCollection(seg[~met], colors=ONLINE_EDGE, linewidths=0.4, alpha=0.35, zorder=1))
         ax.add_collection(LineCollection(seg[met], colors=OFFLINE_EDGE, linewidths=1.6, alpha=0.8, zorder=2))
@@ -244,21 +245,30 @@ def draw_network(model: AppModel, colour_by: str = "skill quartile") -> Figure:
         else:
             colours = np.array(QUARTILE_COLOURS)[state.pop.skill_quartile[nodes]]
         ax.scatter(xy[:, 0], xy[:, 1], s=sizes, c=colours, edgecolors="black", linewidths=0.3, zorder=3)
-        pad = 0.05 * max(np.ptp(xy[:, 0]), np.ptp(xy[:, 1]), 0.1)
+        pad = 0.04 * max(np.ptp(xy[:, 0]), np.ptp(xy[:, 1]), 0.1)
         ax.set_xlim(xy[:, 0].min() - pad, xy[:, 0].max() + pad)
         ax.set_ylim(xy[:, 1].min() - pad, xy[:, 1].max() + pad)
     shown = f"all {n_members} members" if nodes.size == n_members else (
         f"{nodes.size} of {n_members} members: the top {view.top} by followers and a random sample")
-    ax.set_title(f"Follow network, step {model.steps}\n{shown}", fontsize=9)
+    ax.set_title(f"Follow network, step {model.steps}\n{shown}", fontsize=10)
     handles = [Line2D([], [], color=ONLINE_EDGE, lw=0.8, label="online follow"),
                Line2D([], [], color=OFFLINE_EDGE, lw=2, label="offline tie (met)")]
     if colour_by != "town":
         handles += [Line2D([], [], ls="", marker="o", color=c, markeredgecolor="black", markeredgewidth=0.3, label=lab)
                     for c, lab in zip(QUARTILE_COLOURS, QUARTILE_LABELS)]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, fontsize=7, frameon=False,
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, fontsize=8, frameon=False,
               title="node size: followers; colour: " + ("town" if colour_by == "town" else "skill quartile"),
-              title_fontsize=7)
+              title_fontsize=8, borderaxespad=0.2, handletextpad=0.3, columnspacing=1.0)
     return fig
+
+
+def _clamp_outliers(xy: np.ndarray) -> np.ndarray:
+    """Pull far-out nodes (usually members with no shown ties) to the edge of the bulk, for drawing only."""
+    if len(xy) < 20:
+        return xy
+    lo, hi = np.percentile(xy, 3, axis=0), np.percentile(xy, 97, axis=0)
+    margin = 0.15 * (hi - lo)
+    return np.clip(xy, lo - margin, hi + margin)
 
 
 _TOWN_PALETTE = None
@@ -427,6 +437,7 @@ def SummaryPanel(model: AppModel):
     p, m = model.params, model.metrics
     with solara.Column(classes=["socialsim-summary"], gap="2px"):
         solara.Text(f"Step {model.steps} of {p.run.steps}", classes=["socialsim-step"])
+        solara.Text("Changed levers take effect on Reset. This model:", style={"font-style": "italic"})
         solara.Text(f"Members {int(m['members'])} of {p.population.size}; follows {int(m['follows'])}; "
                     f"meetups this step {int(m['meetups'])}")
         solara.Text(f"recommender: {p.platform.recommender}; timeline: {p.platform.timeline}; "
@@ -441,9 +452,11 @@ def SummaryPanel(model: AppModel):
 
 
 def _slider(label: str, value, lo, hi, step) -> Slider:
-    return Slider(label=label, value=value, min=lo, max=hi, step=step)
+    """A slider whose label shows its range (Mesa's sliders show their value only while dragged)."""
+    return Slider(label=f"{label} ({lo:g} to {hi:g})", value=value, min=lo, max=hi, step=step)
 
 
+# the main levers; keys are AppModel's arguments, initial values its defaults (the CLI's, but for the size)
 model_params = {
     "size": _slider("Population size", APP_POPULATION_SIZE, 50, 3000, 50),
     "openness": _slider("Openness", DEFAULTS.platform.openness, 0.0, 1.0, 0.05),

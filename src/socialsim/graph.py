@@ -162,10 +162,10 @@ def _rebuild_table(keys, vals, src, dst, alive, used, n):
 
 
 @njit(cache=True)
-def _out_csr(src, dst, alive, used, n):
-    """Counting sort of the live edges by follower."""
+def _out_csr(src, dst, alive, used, n, first=0):
+    """Counting sort of the live edges in slots [first, used) by follower."""
     indptr = np.zeros(n + 1, np.int64)
-    for e in range(used):
+    for e in range(first, used):
         if alive[e]:
             indptr[src[e] + 1] += 1
     for i in range(n):
@@ -173,7 +173,7 @@ def _out_csr(src, dst, alive, used, n):
     fill = indptr[:-1].copy()
     slots = np.empty(indptr[n], np.int64)
     followee = np.empty(indptr[n], np.int32)
-    for e in range(used):
+    for e in range(first, used):
         if alive[e]:
             j = fill[src[e]]
             slots[j] = e
@@ -298,7 +298,7 @@ class FollowGraph:
         """
         used = self.used
         dead, unsorted = used - self.n_edges, used - self.sorted_until
-        if not force and dead <= 0.3 * used and unsorted <= 0.25 * used and used >= 1024:
+        if not force and dead <= 0.3 * used and unsorted <= 0.15 * used and used >= 1024:
             return
         if not force and dead == 0 and unsorted == 0:
             return
@@ -322,10 +322,7 @@ class FollowGraph:
         followee; skip dead ones) plus ``recent[recent_ptr[i]:recent_ptr[i+1]]``, the follows added since the
         last compaction. Building it costs O(recent follows), not O(all follows).
         """
-        recent = np.arange(self.sorted_until, self.used)
-        recent = recent[self.alive[recent]]
-        recent = recent[np.argsort(self.src[recent], kind="stable")]
-        recent_ptr = np.concatenate([[0], np.cumsum(np.bincount(self.src[recent], minlength=self.n))])
+        recent_ptr, recent, _ = _out_csr(self.src, self.dst, self.alive, self.used, self.n, self.sorted_until)
         return self._rows, recent_ptr, recent
 
     # --- views -------------------------------------------------------------

@@ -9,7 +9,7 @@ targets, their sources and the model's values.
 - :func:`powerlaw_fit`: discrete maximum-likelihood power-law fit (Clauset, Shalizi, Newman 2009, through the
   ``powerlaw`` package), with x_min chosen by the Kolmogorov-Smirnov distance (Kwak et al.: 2.276).
 - :func:`binomial_gof`: chi-square goodness of fit of a degree histogram to a binomial.
-- :func:`overtaking_share`: do fitter latecomers overtake earlier members (Bianconi-Barabasi) or not (BA)?
+- :func:`overtaking`: do fitter latecomers overtake earlier members (Bianconi-Barabasi) or not (BA)?
 - :func:`interval`: mean and t-interval of a statistic over seeds.
 """
 
@@ -169,7 +169,8 @@ def powerlaw_fit(values, xmin: float | None = None, xmax: float | None = None) -
         warnings.simplefilter("ignore")
         fit = powerlaw.Fit(x, discrete=True, xmin=xmin, xmax=xmax, verbose=False)
     pl = fit.power_law
-    return PowerLawFit(alpha=float(pl.alpha), xmin=float(pl.xmin), sigma=float(pl.sigma),
+    sigma = pl.standard_err if hasattr(pl, "standard_err") else pl.sigma
+    return PowerLawFit(alpha=float(pl.alpha), xmin=float(pl.xmin), sigma=float(sigma),
                        n_tail=int(np.sum(x >= pl.xmin) - (0 if xmax is None else np.sum(x > xmax))),
                        n=int(x.size), xmax=xmax)
 
@@ -241,36 +242,45 @@ def total_degree(members: pd.DataFrame) -> np.ndarray:
 
 @dataclass
 class Overtaking:
-    share: float  # share of fit latecomers above the early reference
-    latecomers: int
-    reference: float  # the early members' median degree
+    probability: float  # P(a fit latecomer ends above a less fit earlier member), ties counted half
+    latecomers: int  # fit latecomers
+    earlier: int  # less fit earlier members
+    top_join_quantile: float  # median join quantile of the top 1% by final degree
 
 
-def overtaking_share(members: pd.DataFrame, fitness: str = "skill", late_from: float = 0.5,
-                     fit_quantile: float = 0.9, early_until: float = 0.1, degree=None) -> Overtaking:
+def overtaking(members: pd.DataFrame, fitness: str = "skill", fit_quantile: float = 0.9,
+               less_fit_quantile: float = 0.5, split: float = 0.5, degree=None) -> Overtaking:
     """Do fitter latecomers overtake earlier members?
 
-    Members are ordered by ``join_order``. Fit latecomers: members in the top fitness decile
-    (``fitness`` >= its ``fit_quantile`` quantile among members) who joined in the second half
-    (join order quantile >= ``late_from``). Reference: members who joined in the first ``early_until`` share
-    and have lower fitness (below that quantile). The statistic is the share of fit latecomers whose final
-    total degree (followers + followees) is strictly above the reference's median final degree.
+    Members are ranked by ``join_order``; a member's join quantile is rank / members. Two groups:
 
-    Under Barabasi-Albert degree depends on join time only (k_i ~ m (t / t_i)^1/2), so a latecomer (t_i > N/2)
-    ends below an early member (t_i < N/10) typically: the share is small whatever the fitness. Under
-    Bianconi-Barabasi the fittest grow as (t / t_i)^(eta / c) with a larger exponent than the early,
-    less fit members, so a clear share of them overtakes.
+    - fit latecomers L: fitness in the top decile (>= its ``fit_quantile`` quantile among the members) and
+      joined in the second half (join quantile > ``split``);
+    - less fit earlier members E: fitness below the median (``less_fit_quantile``) and joined in the first half.
+
+    The overtaking probability is P(d_L > d_E) + P(d_L = d_E) / 2 for a random pair (the Mann-Whitney
+    statistic U / (|L| |E|)), with d the final total degree (followers + followees). 0.5 means a fit
+    latecomer is as likely to be above as below a less fit member who joined before it.
+
+    Barabasi-Albert: degree depends on join time only (k_i ~ m (t / t_i)^1/2), so the probability is the
+    same as for any latecomer and well below 0.5; only the randomness of the draws lets a latecomer pass.
+    Bianconi-Barabasi: k_i ~ m (t / t_i)^(eta_i / c) grows faster the fitter one is, so fit latecomers pass
+    less fit earlier members far more often ("fit get rich"). ``fit_quantile=0`` gives the control: all
+    latecomers, whatever their fitness.
     """
     d = total_degree(members) if degree is None else np.asarray(degree)
-    order = members["join_order"].to_numpy()
-    q = stats.rankdata(order) / order.size  # join quantile in (0, 1]
+    q = stats.rankdata(members["join_order"].to_numpy()) / len(members)
     fit = members[fitness].to_numpy()
-    top = fit >= np.quantile(fit, fit_quantile)
-    late = top & (q > late_from)
-    early = ~top & (q <= early_until)
-    ref = float(np.median(d[early])) if early.any() else float("nan")
-    share = float((d[late] > ref).mean()) if late.any() else float("nan")
-    return Overtaking(share=share, latecomers=int(late.sum()), reference=ref)
+    late = (fit >= np.quantile(fit, fit_quantile)) & (q > split)
+    early = (fit < np.quantile(fit, less_fit_quantile)) & (q <= split)
+    if late.any() and early.any():
+        u = stats.mannwhitneyu(d[late], d[early], alternative="two-sided").statistic
+        prob = float(u / (late.sum() * early.sum()))
+    else:
+        prob = float("nan")
+    top = d >= np.quantile(d, 0.99)
+    return Overtaking(probability=prob, latecomers=int(late.sum()), earlier=int(early.sum()),
+                      top_join_quantile=float(np.median(q[top])))
 
 
 # --- intervals over seeds -----------------------------------------------------

@@ -76,8 +76,9 @@ def attach(state: State, params: Params, joiners: np.ndarray, rng: np.random.Gen
     - ``preferential`` (Barabasi-Albert): total degree, followers + followees;
     - ``fitness`` (Bianconi-Barabasi): skill x total degree.
 
-    Newcomers of one step attach one after another and see each other's follows (the newcomer's own degree
-    becomes m), so k arrivals in a step are the same process as one arrival in each of k steps. The m targets
+    Newcomers of one step attach one after another, in ``join_order``, and see each other's follows (the
+    newcomer's own degree becomes m), so k arrivals in a step are the same process as one arrival in each of
+    k steps. The m targets
     are drawn one by one in proportion to weight among the members not yet drawn (as
     ``rng.choice(replace=False, p=...)`` would). Only when no member has a positive weight are members drawn
     uniformly; when fewer than m have one, the newcomer follows just those.
@@ -86,6 +87,7 @@ def attach(state: State, params: Params, joiners: np.ndarray, rng: np.random.Gen
     joiners = np.asarray(joiners, np.int64)
     if joiners.size == 0:
         return
+    joiners = joiners[np.argsort(state.join_order[joiners], kind="stable")]  # attach in join order
     member = state.is_member
     if a.attachment == "uniform":
         fitness = np.ones(state.n)

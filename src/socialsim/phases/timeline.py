@@ -27,7 +27,9 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     rs = state.reshares_prev if pl.reshares else Reshares.empty()
     rs_indptr = np.concatenate([[0], np.cumsum(np.bincount(rs.resharer, minlength=state.n))])
     order = np.argsort(rs.resharer, kind="stable")
-    out = _read(int(rng.integers(2**62)), readers, row_ptr, recent_ptr, recent, g.dst, g.alive, state.posted,
+    # one byte per member, so the walk over followees touches little memory: 1 = posted now, 2 = reshared last step
+    flags = state.posted.astype(np.uint8) | (2 * (np.diff(rs_indptr) > 0)).astype(np.uint8)
+    out = _read(int(rng.integers(2**62)), readers, row_ptr, recent_ptr, recent, g.dst, g.alive, flags,
                 state.appeal, rs_indptr, rs.author[order], rs.appeal[order], pl.attention,
                 pl.timeline == "engagement")
     state.timeline = Timeline(*out, reshared=out[3] < 0)
@@ -60,65 +62,70 @@ def _shuffle_head(idx, lo, hi, k):
 
 
 @njit(cache=True)
-def _read(seed, readers, row_ptr, recent_ptr, recent, dst, alive, posted, appeal, rs_indptr, rs_author, rs_appeal,
+def _read(seed, readers, row_ptr, recent_ptr, recent, dst, alive, flags, appeal, rs_indptr, rs_author, rs_appeal,
           attention, ranked):
     np.random.seed(seed)
-    # pass 1: an upper bound of each reader's items, to size the output and one scratch buffer
-    cap = np.zeros(readers.shape[0], np.int64)
-    for i in range(readers.shape[0]):
-        r = readers[i]
-        c = 0
-        for k in range(row_ptr[r], row_ptr[r + 1]):
-            f = dst[k]
-            c += (1 if posted[f] else 0) + rs_indptr[f + 1] - rs_indptr[f]
-        for k in range(recent_ptr[r], recent_ptr[r + 1]):
-            f = dst[recent[k]]
-            c += (1 if posted[f] else 0) + rs_indptr[f + 1] - rs_indptr[f]
-        cap[i] = c
-    total = np.minimum(cap, attention).sum()
+    total = readers.shape[0] * attention
     o_reader = np.empty(total, np.int64)
     o_author = np.empty(total, np.int64)
     o_appeal = np.empty(total, np.float64)
     o_edge = np.empty(total, np.int64)
-    width = cap.max() if cap.shape[0] else 0
+    width = 64
     c_author = np.empty(width, np.int64)
     c_appeal = np.empty(width, np.float64)
     c_edge = np.empty(width, np.int64)
     c_key = np.empty(width, np.float64)
+    # reshares are gathered apart from fresh posts, then appended after them
+    r_author = np.empty(width, np.int64)
+    r_appeal = np.empty(width, np.float64)
     pos = 0
     for i in range(readers.shape[0]):
-        if cap[i] == 0:
-            continue
         r = readers[i]
         lo, hi = row_ptr[r], row_ptr[r + 1]
         rlo, rhi = recent_ptr[r], recent_ptr[r + 1]
-        # gather this step's posts of followees first, then the reshares, into one buffer
         m = 0
-        for k in range(lo, hi + rhi - rlo):
-            e = k if k < hi else recent[rlo + k - hi]
-            if alive[e] and posted[dst[e]]:
-                c_author[m] = dst[e]
-                c_appeal[m] = appeal[dst[e]]
-                c_edge[m] = e
-                m += 1
-        fresh = m
+        nr = 0
         for k in range(lo, hi + rhi - rlo):
             e = k if k < hi else recent[rlo + k - hi]
             if not alive[e]:
                 continue
             f = dst[e]
-            for j in range(rs_indptr[f], rs_indptr[f + 1]):
-                a = rs_author[j]
-                # one's own posts and posts of followees (already in the timeline) are not shown again
-                if a == r or _follows(dst, alive, lo, hi, recent, rlo, rhi, a):
-                    continue
-                c_author[m] = a
-                c_appeal[m] = rs_appeal[j]
-                c_edge[m] = -1
+            flag = flags[f]
+            if flag == 0:
+                continue
+            if flag & 1:
+                if m == c_author.shape[0]:
+                    c_author, c_appeal, c_edge = _grow(c_author), _grow(c_appeal), _grow(c_edge)
+                c_author[m] = f
+                c_appeal[m] = appeal[f]
+                c_edge[m] = e
                 m += 1
+            if flag & 2:
+                for j in range(rs_indptr[f], rs_indptr[f + 1]):
+                    a = rs_author[j]
+                    # one's own posts and posts of followees (already in the timeline) are not shown again
+                    if a == r or _follows(dst, alive, lo, hi, recent, rlo, rhi, a):
+                        continue
+                    if nr == r_author.shape[0]:
+                        r_author, r_appeal = _grow(r_author), _grow(r_appeal)
+                    r_author[nr] = a
+                    r_appeal[nr] = rs_appeal[j]
+                    nr += 1
+        fresh = m
+        if m + nr > c_author.shape[0]:
+            c_author, c_appeal, c_edge = _grow(c_author, m + nr), _grow(c_appeal, m + nr), _grow(c_edge, m + nr)
+        for j in range(nr):
+            c_author[m] = r_author[j]
+            c_appeal[m] = r_appeal[j]
+            c_edge[m] = -1
+            m += 1
+        if m == 0:
+            continue
         take = min(m, attention)
         if ranked:
             # by engagement: the highest appeal first
+            if c_key.shape[0] < m:
+                c_key = np.empty(max(m, 2 * c_key.shape[0]), np.float64)
             for j in range(m):
                 c_key[j] = -c_appeal[j]
             idx = np.argsort(c_key[:m])[:take]
@@ -136,3 +143,10 @@ def _read(seed, readers, row_ptr, recent_ptr, recent, dst, alive, posted, appeal
             o_edge[pos] = c_edge[j]
             pos += 1
     return o_reader[:pos], o_author[:pos], o_appeal[:pos], o_edge[:pos]
+
+
+@njit(cache=True)
+def _grow(a, at_least=0):
+    out = np.empty(max(2 * a.shape[0], at_least), a.dtype)
+    out[: a.shape[0]] = a
+    return out
