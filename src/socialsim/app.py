@@ -36,7 +36,7 @@ from mesa.visualization import Slider, SolaraViz
 from mesa.visualization.utils import update_counter
 
 from socialsim.model import PlatformModel
-from socialsim.params import RECOMMENDERS, TIMELINES, ParameterError, Params
+from socialsim.params import RECOMMENDERS, TIMELINES, Params
 
 DEFAULTS = Params()  # the command line's defaults
 APP_POPULATION_SIZE = 500  # the page's default population (the CLI's is DEFAULTS.population.size)
@@ -82,6 +82,7 @@ class AppModel(PlatformModel):
         seed: int | str = DEFAULTS.seed,
         steps: int = DEFAULTS.run.steps,
     ):
+        seed, self.notice = _seed(seed)  # a typo in the page's seed box must not break the page
         super().__init__(
             population__size=int(size),
             platform__openness=float(openness),
@@ -91,7 +92,7 @@ class AppModel(PlatformModel):
             meetups__rate=float(meetup_rate),
             adoption__elite_early_adoption=float(elite_early_adoption),
             leaving__elite_exit_rate=float(elite_exit_rate),
-            seed=_seed(seed),
+            seed=seed,
             run__steps=int(steps),
         )
         self.view = NetworkView(self)
@@ -103,14 +104,15 @@ class AppModel(PlatformModel):
             self.running = False
 
 
-def _seed(value: int | str) -> int:
+def _seed(value: int | str) -> tuple[int, str | None]:
+    """(seed, notice): a whole number >= 0 typed in the page; otherwise the default seed and a notice saying so."""
     try:
         seed = int(str(value).strip())
     except ValueError:
-        raise ParameterError(f"seed must be a whole number >= 0, got {value!r}") from None
+        seed = -1
     if seed < 0:
-        raise ParameterError(f"seed must be a whole number >= 0, got {value!r}")
-    return seed
+        return DEFAULTS.seed, f"seed must be a whole number >= 0, got {value!r}; used {DEFAULTS.seed}"
+    return seed, None
 
 
 # --- the network: a stable sample and a cached layout ---------------------------------------------------------
@@ -394,6 +396,7 @@ _CSS = """
 .socialsim-fig { flex: 1 1 auto; min-height: 0; }
 .socialsim-fig > div { height: 100%; }
 .socialsim-fig img { width: 100%; height: 100%; object-fit: contain; object-position: center top; }
+.socialsim-summary { height: 100%; overflow-y: auto; font-size: 0.85rem; line-height: 1.35; }
 """
 
 
@@ -435,8 +438,11 @@ def SummaryPanel(model: AppModel):
     """The model's latest metric values (``model.metrics``) and the levers it was built with."""
     update_counter.get()
     p, m = model.params, model.metrics
-    with solara.Column(classes=["socialsim-summary"], gap="2px"):
+    with solara.Column(classes=["socialsim-summary"], gap="1px"):
+        solara.Style(_CSS)
         solara.Text(f"Step {model.steps} of {p.run.steps}", classes=["socialsim-step"])
+        if getattr(model, "notice", None):
+            solara.Warning(model.notice, dense=True)
         solara.Text("Changed levers take effect on Reset. This model:", style={"font-style": "italic"})
         solara.Text(f"Members {int(m['members'])} of {p.population.size}; follows {int(m['follows'])}; "
                     f"meetups this step {int(m['meetups'])}")

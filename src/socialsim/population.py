@@ -99,10 +99,10 @@ def offline_contacts(town: np.ndarray, reach: np.ndarray, p: PopulationParams, r
     b[:n_local] = order[np.minimum(pick, n - 1)]
     a, b = np.minimum(a, b), np.maximum(a, b)
     keep = a != b
-    key = np.unique(a[keep] * n + b[keep])
+    # distinct pairs, then both directions sorted by (person, contact): the CSR rows
+    key = np.sort(a[keep] * n + b[keep])
+    key = key[np.concatenate([[True], key[1:] != key[:-1]])]
     a, b = key // n, key % n
-    both_a = np.concatenate([a, b])
-    both_b = np.concatenate([b, a])
-    order = np.lexsort((both_b, both_a))
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(both_a, minlength=n))])
-    return indptr, both_b[order].astype(np.int32)
+    both = np.sort(np.concatenate([key, b * n + a]))
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(both // n, minlength=n))])
+    return indptr, (both % n).astype(np.int32)
