@@ -347,3 +347,13 @@ def test_checkpoint_and_resume_give_the_uninterrupted_result():
     pd.testing.assert_frame_equal(whole.member_frame(), resumed.member_frame())
     pd.testing.assert_frame_equal(whole.follows_frame(), resumed.follows_frame())
     assert len(resumed.members) == whole.metrics["members"]
+
+
+def test_a_fixed_population_seed_gives_the_same_people_in_different_worlds():
+    a = build(**{"population.seed": 5, "seed": 1, "run.steps": 20})
+    b = build(**{"population.seed": 5, "seed": 2, "run.steps": 20})
+    c = build(**{"seed": 1, "run.steps": 20})
+    assert np.array_equal(a.state.pop.skill, b.state.pop.skill)
+    assert not np.array_equal(a.state.pop.skill, c.state.pop.skill)
+    a.run(), b.run()
+    assert not a.follows_frame().equals(b.follows_frame())

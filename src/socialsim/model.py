@@ -33,7 +33,9 @@ class PlatformModel(mesa.Model):
             p = p.replace(seed=int(rng))
         super().__init__(rng=p.seed)
         self._setup(p)
-        self.state = State.new(population.generate(p.population, self.rng))
+        # the same people in every world when population.seed is fixed (Salganik-style experiments)
+        people_rng = self.rng if p.population.seed < 0 else np.random.default_rng(p.population.seed)
+        self.state = State.new(population.generate(p.population, people_rng))
         self.state.elite = self.state.pop.reach >= np.quantile(self.state.pop.reach, p.leaving.elite_quantile)
         adoption.seed(self.state, p, self.rng)
         following.run(self.state, p, self.rng)  # the first members follow their offline contacts

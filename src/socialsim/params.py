@@ -54,6 +54,8 @@ class PopulationParams:
     offline_degree: float = _p(10.0, "mean number of offline contacts per person", POS)
     offline_local_share: float = _p(0.8, "share of offline contacts within one's own town", PROB)
     offline_reach_exponent: float = _p(0.7, "offline contacts grow as reach ** this", POS)
+    seed: int = _p(-1, "seed of the population alone (-1 = drawn from the model's seed); fix it to rerun "
+                   "the same people in different worlds", (-1, None))
 
 
 @dataclass
