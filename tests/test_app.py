@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from socialsim import ParameterError, Params, PlatformModel
+from socialsim import Params, PlatformModel
 
 app = pytest.importorskip("socialsim.app")
 
@@ -37,8 +37,9 @@ def test_controls_map_to_parameters_and_match_the_constructor():
         assert name in signature
         default = signature[name].default
         assert value == default or str(value) == str(default), name
-    with pytest.raises(ParameterError, match="seed"):
-        app.AppModel(size=50, seed="x")
+    assert m.notice is None
+    bad = app.AppModel(size=50, seed="x")  # a typo in the seed box: the default seed, and a notice on the page
+    assert bad.params.seed == Params().seed and "seed" in bad.notice
 
 
 def test_same_run_as_the_plain_model_and_drawing_leaves_it_alone():
