@@ -14,7 +14,8 @@ from pathlib import Path
 APP = Path(__file__).with_name("app.py")
 
 
-def command(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = False, production: bool = True) -> list[str]:
+def command(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = False,
+            production: bool = True) -> list[str]:
     """The ``solara run`` command line that serves the app."""
     cmd = [sys.executable, "-m", "solara", "run", str(APP), "--host", host, "--port", str(port)]
     cmd.append("--open" if open_browser else "--no-open")
@@ -28,7 +29,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8765)), help="port (default 8765)")
     parser.add_argument("--open", action="store_true", help="open a browser tab")
-    parser.add_argument("--dev", action="store_true", help="solara's development mode (auto-reload) instead of production")
+    parser.add_argument("--dev", action="store_true",
+                        help="solara's development mode (auto-reload) instead of production")
     args = parser.parse_args(argv)
     cmd = command(args.host, args.port, args.open, production=not args.dev)
     print(f"socialsim: serving the app at http://{args.host}:{args.port}/", flush=True)
