@@ -129,19 +129,28 @@ def _default_by(df: pd.DataFrame, by: str | None) -> str | None:
     return cols[0] if cols else None
 
 
+def _new_axes(ax):
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(6.4, 4.0), layout="constrained")[1]
+
+
 def _label(metric: str) -> str:
     return metric.replace("_", " ")
 
 
 def plot_over_time(ts: pd.DataFrame, metric: str, by: str | None = None, *, style: str | None = None,
                    ax=None, errorbar: Any = ("ci", 95), **kwargs):
-    """A metric over time, one line per condition (``by``) with a confidence band across seeds."""
+    """A metric over time, one line per condition (``by``, default: the first swept column that varies) with a
+    confidence band across seeds; on a new figure unless ``ax`` is given. Returns the Axes."""
     import seaborn as sns
 
     if metric not in ts:
         raise KeyError(f"{metric!r} is not a column; metrics: {', '.join(METRIC_NAMES)}")
     ax = sns.lineplot(data=ts, x="step", y=metric, hue=_default_by(ts, by), style=style, errorbar=errorbar,
-                      ax=ax, **kwargs)
+                      ax=_new_axes(ax), **kwargs)
     ax.set_ylabel(_label(metric))
     ax.set_title(METRICS.get(metric, metric).split(" [")[0], fontsize="small")
     return ax
@@ -149,7 +158,8 @@ def plot_over_time(ts: pd.DataFrame, metric: str, by: str | None = None, *, styl
 
 def plot_final(runs: pd.DataFrame, metric: str, by: str | None = None, *, hue: str | None = None,
                kind: str = "point", ax=None, errorbar: Any = ("ci", 95), **kwargs):
-    """A final metric by condition: ``kind`` 'point' (mean and CI), 'bar', 'box' or 'strip' (every seed)."""
+    """A final metric by condition (``by`` on the x axis, optionally ``hue``): ``kind`` 'point' (mean and CI),
+    'bar', 'box' or 'strip' (every seed); on a new figure unless ``ax`` is given. Returns the Axes."""
     import seaborn as sns
 
     if metric not in runs:
@@ -162,7 +172,7 @@ def plot_final(runs: pd.DataFrame, metric: str, by: str | None = None, *, hue: s
         kwargs["errorbar"] = errorbar
     if kind == "point" and hue is not None:
         kwargs.setdefault("dodge", 0.3)
-    ax = plotters[kind](data=runs, x=by, y=metric, hue=hue, ax=ax, **kwargs)
+    ax = plotters[kind](data=runs, x=by, y=metric, hue=hue, ax=_new_axes(ax), **kwargs)
     ax.set_ylabel(_label(metric))
     return ax
 
