@@ -116,6 +116,7 @@ def test_reference_is_reproducible():
 @pytest.mark.parametrize("config", list(CONFIGS))
 def test_fast_model_agrees_with_reference(config):
     table = compare(runs(PlatformModel, CONFIGS[config]), runs(ReferenceModel, CONFIGS[config]))
+    print(f"\n{config} (|paired t| > {T_CRIT:.2f} or KS p < {KS_ALPHA:.5f} flags):\n{table.round(4).to_string()}")
     assert not table["flagged"].any(), f"engines disagree ({config}):\n{table.to_string()}"
 
 
@@ -134,4 +135,5 @@ def test_comparison_flags_a_rule_that_differs(monkeypatch):
     monkeypatch.setattr(reference, "rules", _perturbed(
         follow_back_probability=lambda *args: 0.5 * rules.follow_back_probability(*args)))
     table = compare(fast, runs(ReferenceModel, {}))
+    print(f"\nfollow-back halved in the reference:\n{table.round(4).to_string()}")
     assert table.loc["reciprocity", "flagged"], table.to_string()

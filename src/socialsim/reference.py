@@ -234,7 +234,9 @@ class ReferenceModel(mesa.Model):
             p = p.replace(seed=int(rng))
         super().__init__(rng=p.seed)
         self.params = p
-        self.pop = population.generate(p.population, self.rng)
+        # the same people in every world when population.seed is fixed, as in the fast model
+        people_rng = self.rng if p.population.seed < 0 else np.random.default_rng(p.population.seed)
+        self.pop = population.generate(p.population, people_rng)
         self.people = [Person(self, i, self.pop) for i in range(self.pop.size)]
         elite_reach = np.quantile(self.pop.reach, p.leaving.elite_quantile)
         for person in self.people:

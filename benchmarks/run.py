@@ -1,0 +1,387 @@
+"""Speed and memory benchmarks of socialsim, on the machine it runs on.
+
+    python benchmarks/run.py                                  # everything except 1e6 (about 15-30 min)
+    python benchmarks/run.py --only fast --sizes 1e6 --repeats 1   # the million-member run (minutes, GBs)
+    python benchmarks/run.py --only reference multirun        # some sections only
+
+Sections (``--only``; default all):
+
+* ``fast``: the fast model (PlatformModel) at ``--sizes`` people x ``--steps`` steps: build time, run time,
+  member-steps per second (population size x steps / run time) and peak memory (the maximum resident set of
+  a fresh process per run, ``resource.getrusage``). Each run starts with a warm-up (a 200-member model, 5 steps)
+  that loads or compiles the numba kernels, so compile time is not counted.
+* ``reference``: the per-agent ReferenceModel at ``--ref-sizes`` x ``--ref-steps`` and the fast model on the
+  same sizes and steps; the ratio fast / reference of member-steps per second.
+* ``edges``: time per step against live follow edges, from the per-step timings of the fast runs: the
+  slope of log(step time) on log(edges) over the steps where edges exceed 1000 (about 1 = linear).
+* ``multirun``: ``--multirun`` small runs (``--multirun-size`` x ``--multirun-steps``) end to end, through the
+  CLI (``python -m socialsim -m 'seed=range(0,100)' ... hydra.launcher.n_jobs=J``) when it exists, else with
+  joblib; serial (1 worker) and on 2 workers; parallel efficiency = T1 / (2 T2).
+
+Results are merged into ``benchmarks/results.json`` (per section and size; a new run replaces the entries it
+measured) and ``benchmarks/results.md`` is rewritten from it. Times are medians over ``--repeats`` runs; the
+load average before and after each run is recorded, because a shared machine slows runs down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results.json"
+REPORT = HERE / "results.md"
+
+
+# --- one run in a fresh process ---------------------------------------------------------------------------
+def worker(engine: str, size: int, steps: int, seed: int, trace: bool) -> dict:
+    """Build and run one model in this process; returns times, sizes and the peak memory of the process."""
+    import numpy as np
+
+    from socialsim import PlatformModel
+    from socialsim.reference import ReferenceModel
+
+    cls = PlatformModel if engine == "fast" else ReferenceModel
+    t0 = time.perf_counter()
+    cls(population__size=200, seed=seed).run(5)  # warm-up: numba kernels are compiled or loaded from cache
+    warmup = time.perf_counter() - t0
+    rss_warm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    load0 = os.getloadavg()[0]
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    model = cls(population__size=size, seed=seed)
+    build = time.perf_counter() - t0
+    times, edges, members = [], [], []
+    last = time.perf_counter()
+
+    def progress(m):
+        nonlocal last
+        now = time.perf_counter()
+        times.append(now - last)
+        edges.append(int(m.metrics["follows"]))
+        members.append(int(m.metrics["members"]))
+        last = now
+
+    t0 = time.perf_counter()
+    model.run(steps, progress=progress)
+    run = time.perf_counter() - t0
+    out = {
+        "engine": engine, "size": size, "steps": steps, "seed": seed, "build_s": build, "run_s": run,
+        "cpu_s": time.process_time() - cpu0, "warmup_s": warmup,
+        "member_steps_per_s": size * steps / run,
+        "mean_members": float(np.mean(members)) if members else 0.0,
+        "final_edges": edges[-1] if edges else 0,
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "warmup_rss_bytes": rss_warm, "load_before": load0, "load_after": os.getloadavg()[0],
+    }
+    if trace:
+        out["step_s"] = times
+        out["step_edges"] = edges
+    return out
+
+
+def run_worker(engine: str, size: int, steps: int, seed: int, trace: bool = True) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", engine, "--size", str(size), "--steps",
+           str(steps), "--seed", str(seed)] + (["--trace"] if trace else [])
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def median_of(runs: list[dict], key: str) -> float:
+    return float(statistics.median(r[key] for r in runs))
+
+
+def summarise(runs: list[dict]) -> dict:
+    keys = ("build_s", "run_s", "cpu_s", "member_steps_per_s", "peak_rss_bytes", "final_edges", "mean_members")
+    out = {k: median_of(runs, k) for k in keys}
+    out.update(engine=runs[0]["engine"], size=runs[0]["size"], steps=runs[0]["steps"], repeats=len(runs),
+               run_s_all=[r["run_s"] for r in runs], build_s_all=[r["build_s"] for r in runs],
+               load=[[round(r["load_before"], 2), round(r["load_after"], 2)] for r in runs],
+               measured=_now())
+    return out
+
+
+def series(engine: str, size: int, steps: int, repeats: int, log) -> tuple[dict, list[dict]]:
+    runs = []
+    for k in range(repeats):
+        r = run_worker(engine, size, steps, seed=k)
+        log(f"  {engine} N={size:,} T={steps}: build {r['build_s']:.2f} s, run {r['run_s']:.2f} s, "
+            f"{r['member_steps_per_s']:,.0f} member-steps/s, peak {r['peak_rss_bytes'] / 2**30:.2f} GiB, "
+            f"edges {r['final_edges']:,}, load {r['load_before']:.2f}->{r['load_after']:.2f}")
+        runs.append(r)
+    return summarise(runs), runs
+
+
+# --- sections ---------------------------------------------------------------------------------------------
+def bench_fast(args, results, log):
+    for size in args.sizes:
+        reps = args.repeats if size < args.large else args.large_repeats
+        summary, runs = series("fast", size, args.steps, reps, log)
+        results.setdefault("fast", {})[str(size)] = summary
+        results.setdefault("edges_trace", {})[str(size)] = _trace(runs[0])
+
+
+def bench_reference(args, results, log):
+    for size in args.ref_sizes:
+        ref, _ = series("reference", size, args.ref_steps, args.repeats, log)
+        fast, _ = series("fast", size, args.ref_steps, args.repeats, log)
+        results.setdefault("reference", {})[str(size)] = {
+            "size": size, "steps": args.ref_steps, "reference": ref, "fast": fast,
+            "ratio": fast["member_steps_per_s"] / ref["member_steps_per_s"]}
+
+
+def _trace(run: dict) -> dict:
+    """Per-step time against edges, thinned to at most 60 points (the last one always kept)."""
+    n = len(run["step_s"])
+    keep = sorted(set(range(0, n, max(1, n // 60))) | {n - 1}) if n else []
+    return {"size": run["size"], "step_s": [run["step_s"][i] for i in keep],
+            "edges": [run["step_edges"][i] for i in keep], "steps": [i + 1 for i in keep],
+            "slope": _slope(run["step_edges"], run["step_s"])}
+
+
+def _slope(edges, secs) -> float | None:
+    import numpy as np
+
+    e, s = np.asarray(edges, float), np.asarray(secs, float)
+    ok = (e > 1000) & (s > 0)
+    if ok.sum() < 5 or np.ptp(np.log(e[ok])) < 0.5:
+        return None
+    return float(np.polyfit(np.log(e[ok]), np.log(s[ok]), 1)[0])
+
+
+def bench_edges(results):
+    """Across sizes: seconds per step over the last 10% of steps against the edges then (log-log slope)."""
+    import numpy as np
+
+    rows = []
+    for size, tr in sorted(results.get("edges_trace", {}).items(), key=lambda kv: int(kv[0])):
+        k = max(1, len(tr["step_s"]) // 10)
+        rows.append({"size": int(size), "edges": float(np.median(tr["edges"][-k:])),
+                     "step_s": float(np.median(tr["step_s"][-k:])), "within_run_slope": tr["slope"]})
+    across = None
+    if len(rows) >= 2:
+        across = float(np.polyfit(np.log([r["edges"] for r in rows]), np.log([r["step_s"] for r in rows]), 1)[0])
+    results["edges"] = {"rows": rows, "across_sizes_slope": across, "measured": _now()}
+
+
+def _cli_available() -> bool:
+    return (ROOT / "src" / "socialsim" / "__main__.py").exists()
+
+
+def bench_multirun(args, results, log):
+    n, size, steps = args.multirun, args.multirun_size, args.multirun_steps
+    via = "cli" if _cli_available() and not args.joblib else "joblib"
+    out = {"runs": n, "size": size, "steps": steps, "via": via}
+    for jobs in (1, 2):
+        times = []
+        for rep in range(args.multirun_repeats):
+            load0 = os.getloadavg()[0]
+            t = _multirun_cli(n, size, steps, jobs) if via == "cli" else _multirun_joblib(n, size, steps, jobs)
+            times.append(t)
+            log(f"  multirun {n} x (N={size}, T={steps}) via {via}, {jobs} worker(s): {t:.1f} s, "
+                f"load {load0:.2f}->{os.getloadavg()[0]:.2f}")
+        out[f"t{jobs}_s"] = float(statistics.median(times))
+        out[f"t{jobs}_all"] = times
+    out["speedup"] = out["t1_s"] / out["t2_s"]
+    out["efficiency"] = out["speedup"] / 2
+    out["measured"] = _now()
+    results["multirun"] = out
+
+
+def _multirun_cli(n, size, steps, jobs) -> float:
+    sweep = Path(tempfile.mkdtemp(prefix="socialsim-bench-"))
+    cmd = [sys.executable, "-m", "socialsim", "-m", f"seed=range(0,{n})", f"population.size={size}",
+           f"run.steps={steps}", f"hydra.launcher.n_jobs={jobs}", f"hydra.sweep.dir={sweep}"]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    elapsed = time.perf_counter() - t0
+    shutil.rmtree(sweep, ignore_errors=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
+    return elapsed
+
+
+def _multirun_joblib(n, size, steps, jobs) -> float:
+    # a fresh interpreter, so that imports and numba cache loading count as they would for a user
+    code = (
+        "from joblib import Parallel, delayed\n"
+        "def one(seed):\n"
+        "    from socialsim import PlatformModel\n"
+        f"    return PlatformModel(population__size={size}, seed=seed).run({steps}).metrics\n"
+        f"Parallel(n_jobs={jobs})(delayed(one)(s) for s in range({n}))\n"
+    )
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+    return time.perf_counter() - t0
+
+
+# --- machine and report -----------------------------------------------------------------------------------
+def machine() -> dict:
+    import mesa
+    import numba
+    import numpy
+
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_bytes": mem, "os": platform.platform(),
+            "python": platform.python_version(), "numpy": numpy.__version__, "numba": numba.__version__,
+            "mesa": mesa.__version__, "git": _git_rev()}
+
+
+def _git_rev() -> str:
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "src"],
+                               capture_output=True, text=True, cwd=ROOT).stdout.strip()
+        return rev.stdout.strip() + ("+dirty" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _gib(x) -> str:
+    return f"{x / 2**30:.2f} GiB" if x >= 2**28 else f"{x / 2**20:.0f} MiB"
+
+
+def _fmt_size(n) -> str:
+    n = int(n)
+    return f"1e{len(str(n)) - 1}" if str(n).strip("0") == "1" else f"{n:,}"
+
+
+def report(results: dict) -> str:
+    m = results.get("machine", {})
+    lines = ["# socialsim benchmarks", "",
+             f"Machine: {m.get('cpu')}, {m.get('cores')} cores, {_gib(m.get('memory_bytes') or 0)} RAM; "
+             f"{m.get('os')}; Python {m.get('python')}, numpy {m.get('numpy')}, numba {m.get('numba')}, "
+             f"Mesa {m.get('mesa')}; socialsim at {m.get('git')}.", "",
+             "Command: `python benchmarks/run.py` (see its docstring). Times are medians over the repeats; "
+             "member-steps/s = population size x steps / run time (building not included); peak memory is the "
+             "maximum resident set of a fresh process per run; numba compile time is excluded by a warm-up. "
+             "Load = 1-minute load average before -> after each run (the machine is shared; 2 cores).", ""]
+    if "fast" in results:
+        lines += ["## Fast model (PlatformModel), default parameters", "",
+                  "| people | steps | build (s) | run (s) | member-steps/s | peak memory | follow edges at end | "
+                  "runs | load |", "|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for _, r in sorted(results["fast"].items(), key=lambda kv: int(kv[0])):
+            lines.append(f"| {_fmt_size(r['size'])} | {r['steps']} | {r['build_s']:.2f} | {r['run_s']:.2f} | "
+                         f"{r['member_steps_per_s']:,.0f} | {_gib(r['peak_rss_bytes'])} | "
+                         f"{r['final_edges']:,.0f} | {r['repeats']} | {_load(r)} |")
+        lines.append("")
+    if "reference" in results:
+        lines += ["## Per-agent reference (ReferenceModel) against the fast model, same sizes and steps", "",
+                  "| people | steps | reference run (s) | reference member-steps/s | reference peak | fast run (s) | "
+                  "fast member-steps/s | fast / reference |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for _, r in sorted(results["reference"].items(), key=lambda kv: int(kv[0])):
+            ref, fast = r["reference"], r["fast"]
+            lines.append(f"| {_fmt_size(r['size'])} | {r['steps']} | {ref['run_s']:.2f} | "
+                         f"{ref['member_steps_per_s']:,.0f} | {_gib(ref['peak_rss_bytes'])} | {fast['run_s']:.3f} | "
+                         f"{fast['member_steps_per_s']:,.0f} | {r['ratio']:,.0f}x |")
+        lines.append("")
+    if "edges" in results:
+        e = results["edges"]
+        lines += ["## Time per step against follow edges", "",
+                  "| people | edges (last 10% of steps) | s per step | log-log slope within the run |",
+                  "|---:|---:|---:|---:|"]
+        for r in e["rows"]:
+            slope = "n/a" if r["within_run_slope"] is None else f"{r['within_run_slope']:.2f}"
+            lines.append(f"| {_fmt_size(r['size'])} | {r['edges']:,.0f} | {r['step_s']:.4f} | {slope} |")
+        if e.get("across_sizes_slope") is not None:
+            lines += ["", f"Log-log slope of seconds per step on edges across sizes: "
+                          f"**{e['across_sizes_slope']:.2f}** (1 = linear)."]
+        lines.append("")
+    if "multirun" in results:
+        r = results["multirun"]
+        lines += ["## Multirun", "",
+                  f"{r['runs']} runs of {r['size']:,} people x {r['steps']} steps, end to end via {r['via']}: "
+                  f"1 worker {r['t1_s']:.1f} s, 2 workers {r['t2_s']:.1f} s; speedup {r['speedup']:.2f}, "
+                  f"parallel efficiency **{r['efficiency']:.0%}** (measured {r['measured']}).", ""]
+    return "\n".join(lines)
+
+
+def _load(r: dict) -> str:
+    flat = [x for pair in r.get("load", []) for x in pair]
+    return f"{min(flat):.1f}-{max(flat):.1f}" if flat else ""
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    size = lambda s: int(float(s))  # noqa: E731  (1e4 -> 10000)
+    ap.add_argument("--only", nargs="+", choices=("fast", "reference", "edges", "multirun"),
+                    default=("fast", "reference", "edges", "multirun"))
+    ap.add_argument("--sizes", nargs="+", type=size, default=[1000, 10_000, 100_000])
+    ap.add_argument("--steps", type=int, default=365)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--large", type=size, default=1_000_000, help="sizes from here on run --large-repeats times")
+    ap.add_argument("--large-repeats", type=int, default=1)
+    ap.add_argument("--ref-sizes", nargs="+", type=size, default=[1000, 10_000])
+    ap.add_argument("--ref-steps", type=int, default=100)
+    ap.add_argument("--multirun", type=int, default=100)
+    ap.add_argument("--multirun-size", type=size, default=500)
+    ap.add_argument("--multirun-steps", type=int, default=100)
+    ap.add_argument("--multirun-repeats", type=int, default=3)
+    ap.add_argument("--joblib", action="store_true", help="multirun with joblib even if the CLI exists")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    # internal: one run in this process
+    ap.add_argument("--worker", choices=("fast", "reference"), help=argparse.SUPPRESS)
+    ap.add_argument("--size", type=size, help=argparse.SUPPRESS)
+    ap.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.size, args.steps, args.seed, args.trace)))
+        return 0
+
+    def log(msg):
+        print(msg, flush=True)
+
+    results = json.loads(args.out.read_text()) if args.out.exists() else {}
+    results["machine"] = machine()
+    log(f"machine: {results['machine']}; load {os.getloadavg()}")
+    sections = {"fast": bench_fast, "reference": bench_reference, "multirun": bench_multirun}
+    for name in ("fast", "reference", "multirun"):
+        if name in args.only:
+            log(f"== {name}")
+            sections[name](args, results, log)
+            args.out.write_text(json.dumps(results, indent=1))
+    if "edges" in args.only or "fast" in args.only:
+        bench_edges(results)
+    args.out.write_text(json.dumps(results, indent=1))
+    md = report(results)
+    (args.out.with_suffix(".md")).write_text(md + "\n")
+    log(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
