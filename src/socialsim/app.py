@@ -496,4 +496,5 @@ def Page():
     )
 
 
-_warm_up()
+if __name__ != "socialsim.app":  # served by `solara run .../app.py` (module "app"), not imported by tests
+    _warm_up()
