@@ -69,15 +69,18 @@ def test_people_join_over_time_and_newcomers_follow_offline_contacts():
 
 
 def test_openness_drives_spontaneous_joining():
-    closed = run(**{"platform.openness": 0.0, "adoption.imitation_rate": 0.0, "adoption.spontaneous_rate": 0.005})
-    opened = run(**{"platform.openness": 1.0, "adoption.imitation_rate": 0.0, "adoption.spontaneous_rate": 0.005})
+    alone = {"adoption.imitation_rate": 0.0, "adoption.spontaneous_rate": 0.005, "leaving.quiet_rate": 0.0,
+             "leaving.elite_exit_rate": 0.0}
+    closed = run(**{"platform.openness": 0.0, **alone})
+    opened = run(**{"platform.openness": 1.0, **alone})
     assert closed.metrics["members"] == closed.params.adoption.seed_members
     assert opened.metrics["members"] > 3 * opened.params.adoption.seed_members
 
 
 def test_elite_adopt_early():
     def early_reach(e):
-        m = build(**{"adoption.elite_early_adoption": e, "run.steps": 30})
+        m = build(**{"adoption.elite_early_adoption": e, "run.steps": 30, "adoption.imitation_rate": 0.0,
+                     "adoption.spontaneous_rate": 0.005})
         m.run()
         joined = m.state.joined_step >= 0
         return np.median(m.state.pop.reach[joined]) / np.median(m.state.pop.reach)

@@ -89,6 +89,7 @@ class PlatformParams:
     timeline: str = _p("chronological", "timeline ordering", choices=TIMELINES)
     attention: int = _p(20, "items a member reads per online step (A)", (0, None))
     reshares: bool = _p(True, "reshares put posts into the resharer's followers' timelines")
+    post_lifetime: int = _p(3, "steps a post circulates: reshares of older posts are not shown", (1, None))
     follow_cap: int = _p(2000, "most followees unless one has more followers than this (0 = no cap)", (0, None))
 
 
@@ -102,7 +103,7 @@ class BehaviourParams:
     answer_prob: float = _p(0.6, "chance the author answers a reply (times 1 - shyness/2)", PROB)
     reshare_base: float = _p(-6.0, "logit of resharing a post of appeal 0", (None, None))
     reshare_slope: float = _p(3.0, "rise of the reshare logit per unit appeal", (None, None))
-    follow_base: float = _p(-6.0, "logit of following an author one is exposed to", (None, None))
+    follow_base: float = _p(-5.4, "logit of following an author one is exposed to", (None, None))
     follow_slope: float = _p(3.0, "rise of the follow logit per unit appeal", (None, None))
     prominence: float = _p(0.3, "rise of the follow logit per unit log-reach of the author", POS)
     offline_follow_prob: float = _p(0.6, "chance a newcomer follows each offline contact already on it", PROB)

@@ -21,12 +21,13 @@ class Timeline:
     author: np.ndarray
     appeal: np.ndarray
     edge: np.ndarray  # slot of the reader -> author follow, -1 if the reader does not follow the author
+    born: np.ndarray  # step the post was made
     reshared: np.ndarray  # True if the item reached the reader through a reshare
 
     @classmethod
     def empty(cls) -> Timeline:
         z = np.zeros(0, np.int64)
-        return cls(z, z, np.zeros(0), z, np.zeros(0, bool))
+        return cls(z, z, np.zeros(0), z, z, np.zeros(0, bool))
 
     def __len__(self) -> int:
         return self.reader.shape[0]
@@ -39,11 +40,12 @@ class Reshares:
     resharer: np.ndarray
     author: np.ndarray
     appeal: np.ndarray
+    born: np.ndarray  # step the original post was made
 
     @classmethod
     def empty(cls) -> Reshares:
         z = np.zeros(0, np.int64)
-        return cls(z, z, np.zeros(0))
+        return cls(z, z, np.zeros(0), z)
 
 
 @dataclass

@@ -34,7 +34,7 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     if params.platform.reshares:
         p = rules.reshare_probability(tl.appeal, b.reshare_base, b.reshare_slope)
         share = rng.random(len(tl)) < p
-        state.reshares_new = Reshares(tl.reader[share], tl.author[share], tl.appeal[share])
+        state.reshares_new = Reshares(tl.reader[share], tl.author[share], tl.appeal[share], tl.born[share])
     # a reshare exposes readers to authors they do not follow
     stranger = tl.edge < 0
     author = tl.author[stranger]

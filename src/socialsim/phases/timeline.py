@@ -30,8 +30,8 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     # one byte per member, so the walk over followees touches little memory: 1 = posted now, 2 = reshared last step
     flags = state.posted.astype(np.uint8) | (2 * (np.diff(rs_indptr) > 0)).astype(np.uint8)
     out = _read(int(rng.integers(2**62)), readers, row_ptr, recent_ptr, recent, g.dst, g.alive, flags,
-                state.appeal, rs_indptr, rs.author[order], rs.appeal[order], pl.attention,
-                pl.timeline == "engagement")
+                state.appeal, rs_indptr, rs.author[order], rs.appeal[order], rs.born[order],
+                state.step - pl.post_lifetime, pl.attention, pl.timeline == "engagement", state.step)
     state.timeline = Timeline(*out, reshared=out[3] < 0)
 
 
@@ -63,21 +63,24 @@ def _shuffle_head(idx, lo, hi, k):
 
 @njit(cache=True)
 def _read(seed, readers, row_ptr, recent_ptr, recent, dst, alive, flags, appeal, rs_indptr, rs_author, rs_appeal,
-          attention, ranked):
+          rs_born, expired, attention, ranked, step):
     np.random.seed(seed)
     total = readers.shape[0] * attention
     o_reader = np.empty(total, np.int64)
     o_author = np.empty(total, np.int64)
     o_appeal = np.empty(total, np.float64)
     o_edge = np.empty(total, np.int64)
+    o_born = np.empty(total, np.int64)
     width = 64
     c_author = np.empty(width, np.int64)
     c_appeal = np.empty(width, np.float64)
     c_edge = np.empty(width, np.int64)
+    c_born = np.empty(width, np.int64)
     c_key = np.empty(width, np.float64)
     # reshares are gathered apart from fresh posts, then appended after them
     r_author = np.empty(width, np.int64)
     r_appeal = np.empty(width, np.float64)
+    r_born = np.empty(width, np.int64)
     pos = 0
     for i in range(readers.shape[0]):
         r = readers[i]
@@ -95,29 +98,41 @@ def _read(seed, readers, row_ptr, recent_ptr, recent, dst, alive, flags, appeal,
                 continue
             if flag & 1:
                 if m == c_author.shape[0]:
-                    c_author, c_appeal, c_edge = _grow(c_author), _grow(c_appeal), _grow(c_edge)
+                    c_author, c_appeal, c_edge, c_born = _grow(c_author), _grow(c_appeal), _grow(c_edge), _grow(c_born)
                 c_author[m] = f
                 c_appeal[m] = appeal[f]
                 c_edge[m] = e
+                c_born[m] = step
                 m += 1
             if flag & 2:
                 for j in range(rs_indptr[f], rs_indptr[f + 1]):
                     a = rs_author[j]
-                    # one's own posts and posts of followees (already in the timeline) are not shown again
-                    if a == r or _follows(dst, alive, lo, hi, recent, rlo, rhi, a):
+                    # old posts no longer circulate; one's own posts and posts of followees (already in the
+                    # timeline) are not shown again; a post reshared by several followees is shown once
+                    if rs_born[j] <= expired or a == r or _follows(dst, alive, lo, hi, recent, rlo, rhi, a):
+                        continue
+                    seen = False
+                    for t in range(nr):
+                        if r_author[t] == a and r_born[t] == rs_born[j]:
+                            seen = True
+                            break
+                    if seen:
                         continue
                     if nr == r_author.shape[0]:
-                        r_author, r_appeal = _grow(r_author), _grow(r_appeal)
+                        r_author, r_appeal, r_born = _grow(r_author), _grow(r_appeal), _grow(r_born)
                     r_author[nr] = a
                     r_appeal[nr] = rs_appeal[j]
+                    r_born[nr] = rs_born[j]
                     nr += 1
         fresh = m
         if m + nr > c_author.shape[0]:
-            c_author, c_appeal, c_edge = _grow(c_author, m + nr), _grow(c_appeal, m + nr), _grow(c_edge, m + nr)
+            c_author, c_appeal = _grow(c_author, m + nr), _grow(c_appeal, m + nr)
+            c_edge, c_born = _grow(c_edge, m + nr), _grow(c_born, m + nr)
         for j in range(nr):
             c_author[m] = r_author[j]
             c_appeal[m] = r_appeal[j]
             c_edge[m] = -1
+            c_born[m] = r_born[j]
             m += 1
         if m == 0:
             continue
@@ -141,8 +156,9 @@ def _read(seed, readers, row_ptr, recent_ptr, recent, dst, alive, flags, appeal,
             o_author[pos] = c_author[j]
             o_appeal[pos] = c_appeal[j]
             o_edge[pos] = c_edge[j]
+            o_born[pos] = c_born[j]
             pos += 1
-    return o_reader[:pos], o_author[:pos], o_appeal[:pos], o_edge[:pos]
+    return o_reader[:pos], o_author[:pos], o_appeal[:pos], o_edge[:pos], o_born[:pos]
 
 
 @njit(cache=True)
