@@ -303,7 +303,7 @@ class FollowGraph:
         if not force and dead == 0 and unsorted == 0:
             return
         keep = self.alive_index()
-        keep = keep[np.lexsort((self.dst[keep], self.src[keep]))]
+        keep = keep[np.argsort(self.src[keep].astype(np.int64) * self.n + self.dst[keep], kind="stable")]
         for name, _ in self.FIELDS:
             arr = getattr(self, name)
             arr[: keep.size] = arr[keep]

@@ -81,6 +81,7 @@ def _read(seed, readers, row_ptr, recent_ptr, recent, dst, alive, flags, appeal,
     r_author = np.empty(width, np.int64)
     r_appeal = np.empty(width, np.float64)
     r_born = np.empty(width, np.int64)
+    order = np.empty(width, np.int64)
     pos = 0
     for i in range(readers.shape[0]):
         r = readers[i]
@@ -146,11 +147,14 @@ def _read(seed, readers, row_ptr, recent_ptr, recent, dst, alive, flags, appeal,
             idx = np.argsort(c_key[:m])[:take]
         else:
             # chronological: this step's posts in random order, then last step's reshares in random order
-            idx = np.arange(m)
-            _shuffle_head(idx, 0, fresh, take)
+            if order.shape[0] < m:
+                order = np.empty(max(m, 2 * order.shape[0]), np.int64)
+            for j in range(m):
+                order[j] = j
+            _shuffle_head(order, 0, fresh, take)
             if take > fresh:
-                _shuffle_head(idx, fresh, m, take - fresh)
-            idx = idx[:take]
+                _shuffle_head(order, fresh, m, take - fresh)
+            idx = order[:take]
         for j in idx:
             o_reader[pos] = r
             o_author[pos] = c_author[j]
