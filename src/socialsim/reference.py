@@ -76,8 +76,8 @@ class Person(mesa.Agent):
         self.exposures: list[tuple[int, float]] = []  # (author, probability): chances to follow this step
         self.online = self.posted = False
         self.appeal = 0.0
-        self.reshares: list[tuple[int, float]] = []  # (author, appeal) reshared this step
-        self.reshares_prev: list[tuple[int, float]] = []  # ... and in the last step, shown to followers now
+        self.reshares: list[tuple[int, float, int]] = []  # (author, appeal, step posted) reshared this step
+        self.reshares_prev: list[tuple[int, float, int]] = []  # ... and in the last step, shown to followers now
 
     @property
     def is_member(self) -> bool:
@@ -112,29 +112,34 @@ class Person(mesa.Agent):
     # --- read and engage ---------------------------------------------------
     def read(self) -> None:
         """Gather followees' posts and their reshares from the last step, read at most A, engage with each."""
-        pl, people, rnd = self.model.params.platform, self.model.people, self.model.random
+        model = self.model
+        pl, people, rnd = model.params.platform, model.people, model.random
         if not self.online or pl.attention == 0:
             return
-        posts, shares = [], []
+        expired = model.steps - pl.post_lifetime
+        posts, shares, seen = [], [], set()
         for f, tie in self.following.items():
             followee = people[f]
             if followee.posted:
-                posts.append((followee, followee.appeal, tie))
+                posts.append((followee, followee.appeal, model.steps, tie))
             if pl.reshares:
-                for a, appeal in followee.reshares_prev:
-                    # one's own posts and followees' posts (already in the timeline) are not shown again
-                    if a != self.index and a not in self.following:
-                        shares.append((people[a], appeal, None))
+                for a, appeal, born in followee.reshares_prev:
+                    # old posts no longer circulate; one's own posts and followees' posts (already in the
+                    # timeline) are not shown again; a post reshared by several followees is shown once
+                    if born <= expired or a == self.index or a in self.following or (a, born) in seen:
+                        continue
+                    seen.add((a, born))
+                    shares.append((people[a], appeal, born, None))
         if pl.timeline == "engagement":
             timeline = sorted(posts + shares, key=lambda item: -item[1])
         else:  # chronological: this step's posts (in random order) before last step's reshares
             rnd.shuffle(posts)
             rnd.shuffle(shares)
             timeline = posts + shares
-        for author, appeal, tie in timeline[: pl.attention]:
-            self.engage(author, appeal, tie)
+        for author, appeal, born, tie in timeline[: pl.attention]:
+            self.engage(author, appeal, born, tie)
 
-    def engage(self, author: Person, appeal: float, tie: Tie | None) -> None:
+    def engage(self, author: Person, appeal: float, born: int, tie: Tie | None) -> None:
         """One item read: maybe like or reply (and be answered), reshare, or meet a stranger's post."""
         p, counts, rnd = self.model.params, self.model.counts, self.model.random
         b = p.behaviour
@@ -156,7 +161,7 @@ class Person(mesa.Agent):
                             x.following[y.index].closeness += p.intimacy.closeness_gain_reply
         if p.platform.reshares and rnd.random() < rules.reshare_probability(appeal, b.reshare_base,
                                                                              b.reshare_slope):
-            self.reshares.append((author.index, appeal))
+            self.reshares.append((author.index, appeal, born))
         if tie is None:
             self.exposures.append((author.index, rules.follow_probability(
                 appeal, author.reach, b.follow_base, b.follow_slope, b.prominence)))
