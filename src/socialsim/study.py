@@ -1,0 +1,437 @@
+"""Helpers of the named experiments in ``experiments/``: scale, running a sweep, per-member tables, intervals.
+
+Each notebook in ``experiments/`` does::
+
+    from socialsim import study
+    sweep_dir = study.run_experiment("openness_vs_elite")   # python -m socialsim -m +experiment=... if incomplete
+    sweep = load_sweep(sweep_dir)
+    out = study.results_dir("openness_vs_elite")             # where its CSV and PNG files go
+
+Environment variables (read when called, so a test can set them):
+
+``SOCIALSIM_SCALE``
+    ``full`` (default): the sweep as ``configs/experiment/NAME.yaml`` defines it (2,000 people, 365 days,
+    20 seeds). ``ci``: a reduced sweep (300 people, 60 days, 2 seeds, fewer levels; see :data:`CI_OVERRIDES`)
+    so that every notebook runs in CI in well under a minute of model time.
+``SOCIALSIM_SWEEPS_DIR``
+    where sweeps are written (default ``results/sweeps``, or ``results/sweeps/ci`` at the ci scale).
+``SOCIALSIM_RESULTS_DIR``
+    where tables and figures are written (default ``results``, or ``results/ci`` at the ci scale; the
+    committed ``results/`` is only ever written at the full scale).
+
+The statistics are simple and stated where they are used: a 95% t-interval over seeds for a mean, and for a
+difference between two conditions a t-interval of the per-seed paired differences (conditions with the same
+seed share the same population of people, so pairing removes that part of the seed-to-seed variation).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[2]
+EXPERIMENT_DIR = REPO / "configs" / "experiment"
+SCALES = ("full", "ci")
+
+#: the reduced sweep of each experiment at SOCIALSIM_SCALE=ci (added to the command line)
+CI_COMMON: dict[str, str] = {"population.size": "300", "run.steps": "60", "seed": "range(0,2)"}
+CI_OVERRIDES: dict[str, dict[str, str]] = {
+    "openness_vs_elite": {"platform.openness": "0.02,1.0"},
+    "illusion_of_intimacy": {"run.steps": "30,60", "meetups.rate": "0.0,0.1"},
+    "local_networks": {"meetups.rate": "0.0,0.1"},
+    "early_adopters": {"adoption.elite_early_adoption": "0.0,2.0", "leaving.elite_exit_rate": "0.0,0.02"},
+    "unpredictability": {"seed": "range(0,3)"},
+}
+
+
+# --- scale and folders -----------------------------------------------------------------------------
+def scale() -> str:
+    value = os.environ.get("SOCIALSIM_SCALE", "full").strip().lower() or "full"
+    if value not in SCALES:
+        raise ValueError(f"SOCIALSIM_SCALE must be one of {', '.join(SCALES)}; got {value!r}")
+    return value
+
+
+def sweeps_dir() -> Path:
+    env = os.environ.get("SOCIALSIM_SWEEPS_DIR")
+    path = Path(env) if env else REPO / "results" / "sweeps" / ("ci" if scale() == "ci" else "")
+    return path.resolve()
+
+
+def results_dir(name: str | None = None) -> Path:
+    """``results/NAME`` (created), or the folder SOCIALSIM_RESULTS_DIR names."""
+    env = os.environ.get("SOCIALSIM_RESULTS_DIR")
+    root = Path(env) if env else REPO / "results" / ("ci" if scale() == "ci" else "")
+    path = (root / name) if name else root
+    path.mkdir(parents=True, exist_ok=True)
+    return path.resolve()
+
+
+def overrides(name: str) -> list[str]:
+    """The command-line overrides of experiment ``name`` at the current scale (none at full scale)."""
+    if scale() == "full":
+        return []
+    merged = {**CI_COMMON, **CI_OVERRIDES.get(name, {})}
+    return [f"{k}={v}" for k, v in merged.items()]
+
+
+def _sweep_values(text: str) -> list[str]:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    override = OverridesParser.create().parse_overrides([f"x={text}"])[0]
+    if override.is_sweep_override():
+        return list(override.sweep_string_iterator())
+    return [override.get_value_element_as_str()]
+
+
+def expected_jobs(name: str, extra: Sequence[str] = ()) -> list[str]:
+    """The job folder names Hydra will use for experiment ``name`` with these command-line overrides
+    (``hydra.job.override_dirname``: the overrides sorted by key, the experiment's own key excluded)."""
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.load(EXPERIMENT_DIR / f"{name}.yaml")
+    params = dict(OmegaConf.select(cfg, "hydra.sweeper.params", default={}) or {})
+    entries: dict[str, str] = {k: str(v) for k, v in params.items()}
+    for line in extra:
+        key, _, value = line.partition("=")
+        if not key.startswith("hydra."):
+            entries[key.lstrip("+")] = value
+    keys = list(entries)
+    combos = itertools.product(*[_sweep_values(entries[k]) for k in keys])
+    return [",".join(f"{k}={v}" for k, v in sorted(zip(keys, combo))) for combo in combos]
+
+
+def run_experiment(name: str, *, force: bool = False, extra: Sequence[str] = (), quiet: bool = False) -> Path:
+    """Run ``python -m socialsim -m +experiment=NAME`` into ``sweeps_dir()/NAME`` unless every job of it is
+    already complete there; return the sweep folder. Hydra itself skips the jobs that are complete."""
+    from .io import is_complete
+
+    path = sweeps_dir() / name
+    args = [*overrides(name), *extra]
+    jobs = expected_jobs(name, args)
+    missing = [j for j in jobs if not is_complete(path / j)]
+    if missing or force:
+        cmd = [sys.executable, "-m", "socialsim", "-m", f"+experiment={name}", f"hydra.sweep.dir={path}", *args]
+        print(f"running {len(missing)} of {len(jobs)} jobs:", " ".join(cmd[1:]), flush=True)
+        subprocess.run(cmd, cwd=REPO, check=True,
+                       stdout=subprocess.DEVNULL if quiet else None, stderr=subprocess.DEVNULL if quiet else None)
+    else:
+        print(f"{name}: all {len(jobs)} jobs complete in {path}")
+    return path
+
+
+def job_folders(name: str) -> list[Path]:
+    """The complete job folders of experiment ``name`` at the current scale (only the jobs its sweep defines)."""
+    from .io import is_complete
+
+    path = sweeps_dir() / name
+    return [path / j for j in expected_jobs(name, overrides(name)) if is_complete(path / j)]
+
+
+# --- per-member tables -------------------------------------------------------------------------------
+def load_members(runs: pd.DataFrame, columns: Iterable[str] | None = None,
+                 keep: Iterable[str] | None = None) -> pd.DataFrame:
+    """members.parquet of every run in ``runs`` (from load_sweep), with the run's condition columns and seed.
+
+    ``columns``: member columns to keep (default all); ``keep``: run columns to attach (default the swept
+    columns and seed). Adds ``present`` (a member at the end: joined and not left).
+    """
+    from .io import read_table
+
+    keep = list(keep) if keep is not None else [c for c in runs.attrs.get("swept", []) if c in runs]
+    if "seed" not in keep:
+        keep.append("seed")
+    frames = []
+    for _, row in runs.iterrows():
+        m = read_table(row["run"], "members")
+        if columns is not None:
+            m = m[[c for c in m.columns if c in set(columns) | {"member_id", "left_step", "joined_step"}]]
+        m["present"] = m["left_step"] < 0
+        for c in reversed(["run", *keep]):
+            m.insert(0, c, row[c])
+        frames.append(m)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def population_frame(run_folder: str | os.PathLike) -> pd.DataFrame:
+    """Everyone who could join in a run (not only those who did): member_id, skill, reach, shyness, town,
+    elite (reach above leaving.elite_quantile of the population), skill and shyness quartile of the population
+    (as the metrics use them). Rebuilt exactly from the run's parameters (the model's first random draws)."""
+    from .io import read_summary
+    from .model import PlatformModel
+    from .params import Params
+
+    summary = read_summary(run_folder)
+    if summary is None:
+        raise FileNotFoundError(f"{run_folder} is not a complete run")
+    model = PlatformModel(Params.from_dict({}, **summary["params"]))  # recommender_mix.* keys nest again
+    pop = model.state.pop
+    return pd.DataFrame({
+        "member_id": np.arange(pop.skill.size), "skill": pop.skill, "reach": pop.reach, "shyness": pop.shyness,
+        "town": pop.town, "elite": model.state.elite, "skill_quartile": pop.skill_quartile + 1,
+        "shyness_quartile": pop.shyness_quartile + 1,
+    })
+
+
+def quartile(x: pd.Series) -> pd.Series:
+    """Quartile 1..4 of ``x`` (1 = lowest), ties broken by order."""
+    return pd.qcut(x.rank(method="first"), 4, labels=[1, 2, 3, 4]).astype(int)
+
+
+# --- statistics --------------------------------------------------------------------------------------
+def t_interval(x: Sequence[float], level: float = 0.95) -> tuple[float, float, float, int]:
+    """(mean, low, high, n) of a t-interval; the interval is NaN with fewer than 2 values."""
+    from scipy import stats
+
+    x = np.asarray(pd.Series(x).dropna(), float)
+    n = x.size
+    if n == 0:
+        return (np.nan, np.nan, np.nan, 0)
+    mean = float(x.mean())
+    if n < 2:
+        return (mean, np.nan, np.nan, n)
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / np.sqrt(n))
+    return (mean, mean - half, mean + half, n)
+
+
+def mean_ci(df: pd.DataFrame, metrics: str | Sequence[str], by: str | Sequence[str] | None = None) -> pd.DataFrame:
+    """Mean and 95% t-interval over seeds of each metric per condition: columns metric, mean, lo, hi, n."""
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+    by = [] if by is None else ([by] if isinstance(by, str) else list(by))
+    rows = []
+    groups = df.groupby(by, sort=True, observed=True) if by else [((), df)]
+    for key, g in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        for m in metrics:
+            mean, lo, hi, n = t_interval(g[m])
+            rows.append({**dict(zip(by, key)), "metric": m, "mean": mean, "lo": lo, "hi": hi, "n": n})
+    return pd.DataFrame(rows)
+
+
+def paired_effect(df: pd.DataFrame, metric: str, column: str, base: Any, other: Any, *,
+                  where: dict | None = None, pair_on: str | Sequence[str] = "seed", label: str | None = None) -> dict:
+    """Difference ``other - base`` of ``metric`` between two values of ``column``, paired by seed (and any
+    other columns in ``pair_on``), restricted to rows matching ``where``: mean, 95% t-interval, n pairs, and
+    the two condition means."""
+    pair_on = [pair_on] if isinstance(pair_on, str) else list(pair_on)
+    d = df
+    for k, v in (where or {}).items():
+        d = d[d[k].isin(v) if isinstance(v, (list, tuple, set)) else d[k] == v]
+    a = d[d[column] == base].groupby(pair_on)[metric].mean()
+    b = d[d[column] == other].groupby(pair_on)[metric].mean()
+    diff = (b - a).dropna()
+    mean, lo, hi, n = t_interval(diff)
+    return {"effect": label or f"{metric}: {column} {other} vs {base}", "metric": metric, "contrast": column,
+            "base": base, "other": other, "where": ", ".join(f"{k}={v}" for k, v in (where or {}).items()),
+            "base_mean": float(a.mean()) if len(a) else np.nan, "other_mean": float(b.mean()) if len(b) else np.nan,
+            "diff": mean, "lo": lo, "hi": hi, "n": n}
+
+
+def within_effect(df: pd.DataFrame, minuend: str, subtrahend: str, *, where: dict | None = None,
+                  label: str | None = None) -> dict:
+    """Mean and 95% t-interval over runs of ``df[minuend] - df[subtrahend]`` (two metrics of the same run)."""
+    d = df
+    for k, v in (where or {}).items():
+        d = d[d[k].isin(v) if isinstance(v, (list, tuple, set)) else d[k] == v]
+    mean, lo, hi, n = t_interval(d[minuend] - d[subtrahend])
+    return {"effect": label or f"{minuend} - {subtrahend}", "metric": f"{minuend} - {subtrahend}",
+            "contrast": "within run", "base": subtrahend, "other": minuend,
+            "where": ", ".join(f"{k}={v}" for k, v in (where or {}).items()),
+            "base_mean": float(d[subtrahend].mean()), "other_mean": float(d[minuend].mean()),
+            "diff": mean, "lo": lo, "hi": hi, "n": n}
+
+
+def rank_residuals(frame: pd.DataFrame, y: str, controls: Sequence[str]) -> np.ndarray:
+    r = frame[[y, *controls]].rank().to_numpy(float)
+    target, design = r[:, 0], np.column_stack([np.ones(len(r)), r[:, 1:]])
+    coef, *_ = np.linalg.lstsq(design, target, rcond=None)
+    return target - design @ coef
+
+
+def partial_spearman(frame: pd.DataFrame, x: str, y: str, controls: Sequence[str]) -> float:
+    """Spearman correlation of ``x`` and ``y`` controlling for ``controls`` (correlation of rank residuals)."""
+    if len(frame) < len(controls) + 3:
+        return np.nan
+    rx, ry = rank_residuals(frame, x, controls), rank_residuals(frame, y, controls)
+    if rx.std() == 0 or ry.std() == 0:
+        return np.nan
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def gini(x: Sequence[float]) -> float:
+    x = np.sort(np.asarray(x, float))
+    n, total = x.size, x.sum()
+    if n == 0 or total == 0:
+        return 0.0
+    return float(2 * (np.arange(1, n + 1) @ x) / (n * total) - (n + 1) / n)
+
+
+def pairwise_abs_diff(shares: np.ndarray) -> np.ndarray:
+    """Per member (column), the mean absolute difference of its share over all pairs of worlds (rows)."""
+    s = np.sort(np.asarray(shares, float), axis=0)
+    w = s.shape[0]
+    if w < 2:
+        return np.zeros(s.shape[1])
+    weights = 2 * np.arange(w) - w + 1  # sum_{i<j} (x_j - x_i) = sum_j (2j - w + 1) x_j on sorted x
+    return (weights @ s) / (w * (w - 1) / 2)
+
+
+def unpredictability(shares: np.ndarray) -> float:
+    """Salganik et al.'s U: the mean over members of the mean absolute difference of a member's share of
+    success between two worlds (``shares``: worlds x members, each row summing to 1)."""
+    return float(pairwise_abs_diff(shares).mean())
+
+
+def bootstrap_worlds(shares: np.ndarray, stat: Callable[[np.ndarray], float] = unpredictability, *,
+                     n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
+    """(estimate, low, high): a percentile bootstrap over worlds. Pairs of a world with itself are dropped
+    from each resample (they would add zero differences), so a resample uses its distinct worlds only."""
+    rng = np.random.default_rng(seed)
+    w = shares.shape[0]
+    est = stat(shares)
+    if w < 3:
+        return est, np.nan, np.nan
+    boots = []
+    for _ in range(n_boot):
+        idx = np.unique(rng.integers(0, w, w))
+        if idx.size >= 2:
+            boots.append(stat(shares[idx]))
+    lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
+    return est, float(lo), float(hi)
+
+
+# --- output --------------------------------------------------------------------------------------------
+def save_table(df: pd.DataFrame, name: str, experiment: str, *, index: bool = False) -> Path:
+    path = results_dir(experiment) / f"{name}.csv"
+    df.to_csv(path, index=index, float_format="%.6g")
+    return path
+
+
+def save_figure(fig, name: str, experiment: str, dpi: int = 110) -> Path:
+    path = results_dir(experiment) / f"{name}.png"
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    return path
+
+
+def effects_frame(rows: Iterable[dict], experiment: str) -> pd.DataFrame:
+    df = pd.DataFrame(list(rows))
+    df.insert(0, "experiment", experiment)
+    return df
+
+
+def fmt_effect(row: dict | pd.Series, digits: int = 3) -> str:
+    """'0.012 [0.004, 0.020]'."""
+    return f"{row['diff']:+.{digits}f} [{row['lo']:+.{digits}f}, {row['hi']:+.{digits}f}]"
+
+
+# --- Morris sensitivity analysis ------------------------------------------------------------------------
+#: the parameters varied by the sensitivity analysis and their ranges. ``popularity_share`` is the weight of
+#: popularity in a random/popularity mixture recommender; ``engagement_timeline`` >= 0.5 ranks the timeline
+#: by engagement (a two-level factor); integer parameters are rounded.
+MORRIS_PARAMETERS: dict[str, tuple[float, float]] = {
+    "platform.openness": (0.02, 1.0),
+    "popularity_share": (0.0, 1.0),
+    "platform.attention": (5, 50),
+    "engagement_timeline": (0.0, 1.0),
+    "meetups.rate": (0.0, 0.1),
+    "adoption.elite_early_adoption": (0.0, 2.0),
+    "leaving.elite_exit_rate": (0.0, 0.02),
+    "population.reach_sigma": (0.5, 2.0),
+    "population.skill_reach_correlation": (0.0, 0.9),
+    "behaviour.prominence": (0.0, 1.0),
+}
+MORRIS_OUTPUTS = ("gini_followers", "top1_share_followers", "spearman_skill_followers", "spearman_reach_followers",
+                  "spearman_join_order_followers", "top_k_turnover", "low_skill_connected_share",
+                  "shy_connected_share", "close_ties_per_member", "intimacy_gap", "local_tie_share")
+MORRIS_FULL = {"trajectories": 10, "levels": 4, "population.size": 2000, "run.steps": 365}
+MORRIS_CI = {"trajectories": 2, "levels": 4, "population.size": 300, "run.steps": 60}
+
+
+def morris_problem() -> dict:
+    return {"num_vars": len(MORRIS_PARAMETERS), "names": list(MORRIS_PARAMETERS),
+            "bounds": [list(b) for b in MORRIS_PARAMETERS.values()]}
+
+
+def morris_design(trajectories: int, levels: int = 4, seed: int = 2009) -> np.ndarray:
+    from SALib.sample import morris as morris_sample
+
+    return morris_sample.sample(morris_problem(), N=trajectories, num_levels=levels, seed=seed)
+
+
+def morris_overrides(row: Sequence[float]) -> dict[str, Any]:
+    """Model parameters (dotted) for one row of the Morris design."""
+    out: dict[str, Any] = {}
+    for name, value in zip(MORRIS_PARAMETERS, row):
+        if name == "popularity_share":
+            out["platform.recommender"] = "mixture"
+            out["platform.recommender_mix"] = {"random": float(1 - value), "popularity": float(value)}
+        elif name == "engagement_timeline":
+            out["platform.timeline"] = "engagement" if value >= 0.5 else "chronological"
+        elif name == "platform.attention":
+            out[name] = int(round(value))
+        else:
+            out[name] = float(value)
+    return out
+
+
+def _morris_job(params_dict: dict, out: str, meta: dict) -> float:
+    from .io import run_to_folder
+    from .params import Params
+
+    params = Params.from_dict(params_dict)
+    summary, _ = run_to_folder(params, out, meta=meta)
+    return summary["wall_time_s"]
+
+
+def run_morris(*, n_jobs: int = 2, settings: dict | None = None) -> tuple[Path, np.ndarray]:
+    """Run the Morris design (one model run per design row, each with its own seed = row index) into
+    ``sweeps_dir()/sensitivity/sample=NNN`` with joblib; complete runs of the same configuration are skipped.
+    Returns the folder and the design matrix (also written there as design.csv)."""
+    from joblib import Parallel, delayed
+
+    from .params import Params
+
+    s = dict(settings or (MORRIS_CI if scale() == "ci" else MORRIS_FULL))
+    design = morris_design(s["trajectories"], s["levels"])
+    root = sweeps_dir() / "sensitivity"
+    root.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(design, columns=list(MORRIS_PARAMETERS)).to_csv(root / "design.csv", index_label="sample")
+    jobs = []
+    for i, row in enumerate(design):
+        over = morris_overrides(row)
+        params = Params.from_dict({}, **{"population.size": s["population.size"], "run.steps": s["run.steps"],
+                                         "seed": i, **over})
+        overrides_list = [f"sample={i}"] + [f"{k}={v}" for k, v in over.items() if k != "platform.recommender_mix"]
+        overrides_list.append(f"popularity_share={row[list(MORRIS_PARAMETERS).index('popularity_share')]}")
+        jobs.append((params.to_dict(), str(root / f"sample={i:03d}"), {"overrides": overrides_list, "sample": i}))
+    print(f"sensitivity: {len(jobs)} runs into {root}", flush=True)
+    Parallel(n_jobs=n_jobs, verbose=5)(delayed(_morris_job)(*j) for j in jobs)
+    return root, design
+
+
+def analyze_morris(design: np.ndarray, runs: pd.DataFrame, outputs: Sequence[str] = MORRIS_OUTPUTS,
+                   levels: int = 4, seed: int = 0) -> pd.DataFrame:
+    """SALib's Morris analysis of each output: mu, mu_star (and its 95% bootstrap interval), sigma, per
+    parameter. ``runs`` needs a ``sample`` column (the design row)."""
+    from SALib.analyze import morris as morris_analyze
+
+    runs = runs.sort_values("sample")
+    if list(runs["sample"]) != list(range(len(design))):
+        raise ValueError("runs must hold exactly one complete run per design row")
+    frames = []
+    for out in outputs:
+        y = runs[out].to_numpy(float)
+        res = morris_analyze.analyze(morris_problem(), design, y, num_levels=levels, seed=seed,
+                                       print_to_console=False)
+        df = pd.DataFrame({"parameter": res["names"], "mu": res["mu"], "mu_star": res["mu_star"],
+                           "mu_star_conf": res["mu_star_conf"], "sigma": res["sigma"]})
+        df.insert(0, "output", out)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
