@@ -12,8 +12,11 @@ Sections (``--only``; default all):
   that loads or compiles the numba kernels, so compile time is not counted.
 * ``reference``: the per-agent ReferenceModel at ``--ref-sizes`` x ``--ref-steps`` and the fast model on the
   same sizes and steps; the ratio fast / reference of member-steps per second.
-* ``edges``: time per step against live follow edges, from the per-step timings of the fast runs: the
-  slope of log(step time) on log(edges) over the steps where edges exceed 1000 (about 1 = linear).
+* ``edges``: time per step against live follow edges at a fixed size (``--edges-size`` people,
+  ``--edges-steps`` steps): the follow propensity ``behaviour.follow_base`` takes the values
+  ``--edges-follow-base``, so the same members carry from a few to many follows; seconds per step (median of
+  the last 20 steps) against the edges then, with the log-log slope (1 = linear) and a linear fit.
+  The per-step timings of the ``fast`` runs (time per step against edges as a run grows) are kept too.
 * ``multirun``: ``--multirun`` small runs (``--multirun-size`` x ``--multirun-steps``) end to end, through the
   CLI (``python -m socialsim -m 'seed=range(0,100)' ... hydra.launcher.n_jobs=J``) when it exists, else with
   joblib; serial (1 worker) and on 2 workers; parallel efficiency = T1 / (2 T2).
@@ -46,7 +49,7 @@ REPORT = HERE / "results.md"
 
 
 # --- one run in a fresh process ---------------------------------------------------------------------------
-def worker(engine: str, size: int, steps: int, seed: int, trace: bool) -> dict:
+def worker(engine: str, size: int, steps: int, seed: int, trace: bool, overrides: dict | None = None) -> dict:
     """Build and run one model in this process; returns times, sizes and the peak memory of the process."""
     import numpy as np
 
@@ -61,7 +64,7 @@ def worker(engine: str, size: int, steps: int, seed: int, trace: bool) -> dict:
     load0 = os.getloadavg()[0]
     cpu0 = time.process_time()
     t0 = time.perf_counter()
-    model = cls(population__size=size, seed=seed)
+    model = cls({"population.size": size, "seed": seed, **(overrides or {})})
     build = time.perf_counter() - t0
     times, edges, members = [], [], []
     last = time.perf_counter()
@@ -92,9 +95,10 @@ def worker(engine: str, size: int, steps: int, seed: int, trace: bool) -> dict:
     return out
 
 
-def run_worker(engine: str, size: int, steps: int, seed: int, trace: bool = True) -> dict:
+def run_worker(engine: str, size: int, steps: int, seed: int, trace: bool = True, overrides=None) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", engine, "--size", str(size), "--steps",
-           str(steps), "--seed", str(seed)] + (["--trace"] if trace else [])
+           str(steps), "--seed", str(seed), "--overrides", json.dumps(overrides or {})]
+    cmd += ["--trace"] if trace else []
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
@@ -115,10 +119,10 @@ def summarise(runs: list[dict]) -> dict:
     return out
 
 
-def series(engine: str, size: int, steps: int, repeats: int, log) -> tuple[dict, list[dict]]:
+def series(engine: str, size: int, steps: int, repeats: int, log, overrides=None) -> tuple[dict, list[dict]]:
     runs = []
     for k in range(repeats):
-        r = run_worker(engine, size, steps, seed=k)
+        r = run_worker(engine, size, steps, seed=k, overrides=overrides)
         log(f"  {engine} N={size:,} T={steps}: build {r['build_s']:.2f} s, run {r['run_s']:.2f} s, "
             f"{r['member_steps_per_s']:,.0f} member-steps/s, peak {r['peak_rss_bytes'] / 2**30:.2f} GiB, "
             f"edges {r['final_edges']:,}, load {r['load_before']:.2f}->{r['load_after']:.2f}")
@@ -163,19 +167,34 @@ def _slope(edges, secs) -> float | None:
     return float(np.polyfit(np.log(e[ok]), np.log(s[ok]), 1)[0])
 
 
-def bench_edges(results):
-    """Across sizes: seconds per step over the last 10% of steps against the edges then (log-log slope)."""
+def bench_edges(args, results, log):
+    """Fixed size, follow propensity varied: seconds per step (median of the last 20 steps) against edges."""
     import numpy as np
 
     rows = []
-    for size, tr in sorted(results.get("edges_trace", {}).items(), key=lambda kv: int(kv[0])):
-        k = max(1, len(tr["step_s"]) // 10)
-        rows.append({"size": int(size), "edges": float(np.median(tr["edges"][-k:])),
-                     "step_s": float(np.median(tr["step_s"][-k:])), "within_run_slope": tr["slope"]})
-    across = None
+    for fb in args.edges_follow_base:
+        runs = []
+        for k in range(args.repeats):
+            r = run_worker("fast", args.edges_size, args.edges_steps, seed=k,
+                           overrides={"behaviour.follow_base": fb})
+            tail = slice(-min(20, len(r["step_s"])), None)
+            runs.append({"step_s": float(np.median(r["step_s"][tail])), "edges": float(np.median(r["step_edges"][tail])),
+                         "members": r["mean_members"], "peak_rss_bytes": r["peak_rss_bytes"],
+                         "load": [r["load_before"], r["load_after"]]})
+            log(f"  edges: N={args.edges_size:,} follow_base={fb}: {runs[-1]['edges']:,.0f} edges, "
+                f"{runs[-1]['step_s'] * 1000:.1f} ms/step, load {r['load_before']:.2f}->{r['load_after']:.2f}")
+        rows.append({"follow_base": fb, "edges": float(np.median([x["edges"] for x in runs])),
+                     "step_s": float(np.median([x["step_s"] for x in runs])),
+                     "peak_rss_bytes": float(np.median([x["peak_rss_bytes"] for x in runs])),
+                     "repeats": len(runs), "load": [x["load"] for x in runs]})
+    e = np.array([r["edges"] for r in rows])
+    t = np.array([r["step_s"] for r in rows])
+    out = {"size": args.edges_size, "steps": args.edges_steps, "rows": rows, "measured": _now()}
     if len(rows) >= 2:
-        across = float(np.polyfit(np.log([r["edges"] for r in rows]), np.log([r["step_s"] for r in rows]), 1)[0])
-    results["edges"] = {"rows": rows, "across_sizes_slope": across, "measured": _now()}
+        out["loglog_slope"] = float(np.polyfit(np.log(e), np.log(t), 1)[0])
+        b, a = np.polyfit(e, t, 1)
+        out["linear_fit"] = {"seconds_per_step_at_0_edges": float(a), "seconds_per_million_edges": float(b * 1e6)}
+    results["edges"] = out
 
 
 def _cli_available() -> bool:
@@ -307,18 +326,26 @@ def report(results: dict) -> str:
                          f"{ref['member_steps_per_s']:,.0f} | {_gib(ref['peak_rss_bytes'])} | {fast['run_s']:.3f} | "
                          f"{fast['member_steps_per_s']:,.0f} | {r['ratio']:,.0f}x |")
         lines.append("")
-    if "edges" in results:
+    if "edges" in results and "rows" in results["edges"] and "follow_base" in results["edges"]["rows"][0]:
         e = results["edges"]
-        lines += ["## Time per step against follow edges", "",
-                  "| people | edges (last 10% of steps) | s per step | log-log slope within the run |",
-                  "|---:|---:|---:|---:|"]
+        lines += [f"## Time per step against follow edges ({e['size']:,} people, {e['steps']} steps, "
+                  "follow propensity varied)", "",
+                  "| behaviour.follow_base | follow edges | ms per step | peak memory |", "|---:|---:|---:|---:|"]
         for r in e["rows"]:
-            slope = "n/a" if r["within_run_slope"] is None else f"{r['within_run_slope']:.2f}"
-            lines.append(f"| {_fmt_size(r['size'])} | {r['edges']:,.0f} | {r['step_s']:.4f} | {slope} |")
-        if e.get("across_sizes_slope") is not None:
-            lines += ["", f"Log-log slope of seconds per step on edges across sizes: "
-                          f"**{e['across_sizes_slope']:.2f}** (1 = linear)."]
+            lines.append(f"| {r['follow_base']:g} | {r['edges']:,.0f} | {r['step_s'] * 1000:.1f} | "
+                         f"{_gib(r['peak_rss_bytes'])} |")
+        if "loglog_slope" in e:
+            lf = e["linear_fit"]
+            lines += ["", f"Log-log slope of time per step on edges: **{e['loglog_slope']:.2f}** (1 = linear); "
+                          f"linear fit: {lf['seconds_per_step_at_0_edges'] * 1000:.1f} ms + "
+                          f"{lf['seconds_per_million_edges'] * 1000:.0f} ms per million edges."]
         lines.append("")
+    if any(v.get("slope") is not None for v in results.get("edges_trace", {}).values()):
+        lines += ["Within each fast run above, log-log slope of time per step on edges as the run grows "
+                  "(members grow too): " + ", ".join(
+                      f"{_fmt_size(k)}: {v['slope']:.2f}" for k, v in sorted(results["edges_trace"].items(),
+                                                                     key=lambda kv: int(kv[0]))
+                      if v.get("slope") is not None) + ".", ""]
     if "multirun" in results:
         r = results["multirun"]
         lines += ["## Multirun", "",
@@ -346,6 +373,9 @@ def main(argv=None) -> int:
     ap.add_argument("--large-repeats", type=int, default=1)
     ap.add_argument("--ref-sizes", nargs="+", type=size, default=[1000, 10_000])
     ap.add_argument("--ref-steps", type=int, default=100)
+    ap.add_argument("--edges-size", type=size, default=20_000)
+    ap.add_argument("--edges-steps", type=int, default=150)
+    ap.add_argument("--edges-follow-base", nargs="+", type=float, default=[-7.0, -5.4, -4.0, -3.0])
     ap.add_argument("--multirun", type=int, default=100)
     ap.add_argument("--multirun-size", type=size, default=500)
     ap.add_argument("--multirun-steps", type=int, default=100)
@@ -357,9 +387,10 @@ def main(argv=None) -> int:
     ap.add_argument("--size", type=size, help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--overrides", default="{}", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(args.worker, args.size, args.steps, args.seed, args.trace)))
+        print(json.dumps(worker(args.worker, args.size, args.steps, args.seed, args.trace, json.loads(args.overrides))))
         return 0
 
     def log(msg):
@@ -368,14 +399,12 @@ def main(argv=None) -> int:
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     results["machine"] = machine()
     log(f"machine: {results['machine']}; load {os.getloadavg()}")
-    sections = {"fast": bench_fast, "reference": bench_reference, "multirun": bench_multirun}
-    for name in ("fast", "reference", "multirun"):
+    sections = {"fast": bench_fast, "reference": bench_reference, "edges": bench_edges, "multirun": bench_multirun}
+    for name in ("fast", "reference", "edges", "multirun"):
         if name in args.only:
             log(f"== {name}")
             sections[name](args, results, log)
             args.out.write_text(json.dumps(results, indent=1))
-    if "edges" in args.only or "fast" in args.only:
-        bench_edges(results)
     args.out.write_text(json.dumps(results, indent=1))
     md = report(results)
     (args.out.with_suffix(".md")).write_text(md + "\n")
