@@ -69,7 +69,8 @@ def app(cfg: DictConfig) -> dict:
     meta = {"overrides": list(hc.overrides.task), "choices": choices}
     bar, update = _progress_bar(params.run.steps, enabled=not multirun)
     try:
-        summary, skipped = run_to_folder(params, out, progress=update, meta=meta)
+        summary, skipped = run_to_folder(params, out, progress=update, meta=meta, replace_other=False,
+                                         single=not multirun)
     finally:
         bar.close()
     if skipped:

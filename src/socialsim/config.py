@@ -28,8 +28,6 @@ from .params import ParameterError, Params, allowed, iter_fields
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 CONFIG_NAME = "config"
 SCHEMA_NAME = "socialsim_schema"
-#: config groups of the model (``group=option`` on the command line)
-MODEL_GROUPS = ("population", "platform", "meetups", "scenario", "experiment")
 
 
 def register_configs() -> None:
@@ -65,9 +63,18 @@ def flat_params(params: Params) -> dict[str, Any]:
     return out
 
 
+#: how a run is carried out, not what it computes: left out of config_hash (see socialsim.recovery)
+RUN_CONTROL = ("run.checkpoint_every", "run.resume")
+
+
 def config_hash(params: Params) -> str:
-    """A stable hash of the resolved model configuration (seed included, Hydra runtime keys excluded)."""
-    text = json.dumps(params.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
+    """A stable hash of the resolved model configuration (seed included; Hydra runtime keys and the
+    RUN_CONTROL settings excluded)."""
+    data = params.to_dict()
+    for name in RUN_CONTROL:
+        group, _, key = name.partition(".")
+        data[group].pop(key, None)
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -118,8 +125,18 @@ def format_error(exc: BaseException) -> str | None:
     from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException, OverrideParseException
     from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
 
-    if isinstance(exc, ParameterError):
+    import yaml
+
+    from .recovery import RunError
+
+    if isinstance(exc, (ParameterError, RunError)):
         return str(exc)
+    bad_yaml = next((e for e in _chain(exc) if isinstance(e, yaml.YAMLError)), None)
+    if bad_yaml is not None:
+        mark = getattr(bad_yaml, "problem_mark", None)
+        where = f"{mark.name} (line {mark.line + 1}, column {mark.column + 1})" if mark else "a config file"
+        what = getattr(bad_yaml, "problem", None) or _one_line(bad_yaml)
+        return f"{where} is not valid YAML: {what}; fix the file (YAML mappings look like 'key: value')"
     if isinstance(exc, MissingConfigException):
         missing = exc.missing_cfg_file or ""
         group, _, option = missing.rpartition("/")
@@ -129,18 +146,20 @@ def format_error(exc: BaseException) -> str | None:
         if match:
             return f"{match.group(1)} has no option {match.group(2)!r}"
         return _one_line(exc)
-    cause = exc.__cause__ if isinstance(exc, HydraException) else exc
+    cause = (exc.__cause__ or exc.__context__) if isinstance(exc, HydraException) else exc
     if isinstance(cause, OmegaConfBaseException):
         full_key = getattr(cause, "full_key", None) or ""
         value = getattr(cause, "value", None)
+        in_file = re.match(r"In '([^']+)':", str(exc)) if exc is not cause else None
+        where = f"{in_file.group(1)}.yaml: " if in_file else ""  # a config file of a group (maybe the user's)
         if isinstance(cause, (ConfigKeyError, ConfigAttributeError)) and full_key:
             if full_key.startswith("hydra."):
                 return f"{full_key} is not a Hydra setting"
-            return _unknown_key(full_key)
+            return where + _unknown_key(full_key)
         if isinstance(cause, ValidationError) and full_key:
-            return f"{full_key} must be {describe(full_key)}; got {value!r}"
+            return f"{where}{full_key} must be {describe(full_key)}; got {value!r}"
         if full_key:
-            return f"{full_key}: {_one_line(cause.msg if hasattr(cause, 'msg') else cause)}"
+            return f"{where}{full_key}: {_one_line(cause.msg if hasattr(cause, 'msg') else cause)}"
     if isinstance(exc, OverrideParseException):
         text = _one_line(exc.message).split(" See https://")[0]
         return f"cannot parse override {exc.override!r}: {text}"
@@ -155,7 +174,18 @@ def format_error(exc: BaseException) -> str | None:
         return _one_line(text.splitlines()[0] if text else repr(exc))
     if isinstance(exc, HydraException):
         return _one_line(exc)
+    if isinstance(exc, OSError) and exc.filename:  # e.g. an output folder that cannot be created
+        return f"{exc.filename}: {exc.strerror or _one_line(exc)}"
     return None
+
+
+def _chain(exc: BaseException | None):
+    """``exc`` and the exceptions it was raised from or during."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
 
 
 # --- validation before any folder is created -------------------------------------------------------
@@ -227,14 +257,33 @@ def _exit_on_config_error(check, config: DictConfig) -> None:
         raise SystemExit(2) from None
 
 
+def preflight_run(cfg: DictConfig) -> Params:
+    """Validate one run and its folder (writable; no other configuration's run in it; something to resume)."""
+    from .recovery import check_folder
+
+    params = to_params(cfg)
+    out = Path(str(OmegaConf.select(cfg, "hydra.run.dir")))
+    check_folder(out, params, config_hash(params), replace_other=False, single=True, setting="hydra.run.dir")
+    return params
+
+
+def preflight_sweep(cfg: DictConfig) -> int:
+    """Validate a sweep's values (:func:`preflight_multirun`) and that its folder can be written."""
+    from .recovery import check_writable
+
+    n = preflight_multirun(cfg)
+    check_writable(Path(str(OmegaConf.select(cfg, "hydra.sweep.dir"))), "hydra.sweep.dir")
+    return n
+
+
 class PreflightCallback(Callback):
     """Validates the composed configuration before Hydra creates a run or sweep folder."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        _exit_on_config_error(to_params, config)
+        _exit_on_config_error(preflight_run, config)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        _exit_on_config_error(preflight_multirun, config)
+        _exit_on_config_error(preflight_sweep, config)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from .analysis import print_sweep_summary
@@ -249,17 +298,15 @@ def compose_config(overrides: Iterable[str] = (), return_hydra_config: bool = Fa
     from hydra.core.global_hydra import GlobalHydra
 
     overrides = list(overrides)
-    gh = GlobalHydra.instance()
-    backup = gh.hydra if gh.is_initialized() else None
+    outer = GlobalHydra.instance().hydra if GlobalHydra.instance().is_initialized() else None
+    GlobalHydra.instance().clear()  # e.g. called inside a running Hydra app: put its state back afterwards
     try:
-        if backup is not None:
-            gh.clear()
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3", job_name="socialsim"):
             return compose(config_name=CONFIG_NAME, overrides=overrides, return_hydra_config=return_hydra_config)
     finally:
-        if backup is not None:
-            gh.clear()
-            gh.initialize(backup)
+        GlobalHydra.instance().clear()
+        if outer is not None:
+            GlobalHydra.instance().initialize(outer)
 
 
 def compose_params(overrides: Iterable[str] = ()) -> Params:
@@ -283,5 +330,5 @@ def defaults_yaml() -> str:
     return OmegaConf.to_yaml(OmegaConf.structured(Params))
 
 
-__all__ = ["CONFIG_DIR", "compose_config", "compose_params", "config_hash", "flat_params", "format_error",
-           "register_configs", "to_params", "PreflightCallback"]
+__all__ = ["CONFIG_DIR", "RUN_CONTROL", "compose_config", "compose_params", "config_hash", "flat_params",
+           "format_error", "register_configs", "to_params", "PreflightCallback"]

@@ -3,7 +3,8 @@
 A run folder holds ``timeseries.parquet``, ``members.parquet``, ``follows.parquet`` and ``summary.json``
 (plus Hydra's ``.hydra/`` when run from the command line). Each file is written to a temporary name and
 renamed; ``summary.json`` is written last and is the completeness marker: a folder without a valid one is
-an incomplete run (killed, failed or still running).
+an incomplete run (killed, failed or still running). While a run is in progress the folder also holds an
+``INCOMPLETE`` marker and, with ``run.checkpoint_every``, ``checkpoint.pkl`` (see socialsim.recovery).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, Callable, Iterable, Iterator
 import pandas as pd
 
 from .params import Params
+from .recovery import CHECKPOINT, MARKER, hook
 
 SUMMARY = "summary.json"
 TABLES = ("timeseries", "members", "follows")
@@ -36,10 +38,23 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
+        hook(path.parent, f"write:{path.name}")  # test hooks only (socialsim.recovery)
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
+        hook(path.parent, f"written:{path.name}")
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename durable (where the platform allows syncing a folder)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> None:
@@ -69,6 +84,10 @@ def read_summary(folder: str | os.PathLike) -> dict | None:
         return None
     if not all((folder / f"{t}.parquet").is_file() for t in TABLES):
         return None
+    for name, record in (summary.get("files") or {}).items():  # sizes recorded as the run wrote them
+        path = folder / name
+        if not path.is_file() or path.stat().st_size != record.get("bytes"):
+            return None
     return summary
 
 
@@ -95,7 +114,8 @@ def read_run(folder: str | os.PathLike) -> dict[str, Any]:
 
 def _looks_like_run(folder: Path) -> bool:
     return (folder / SUMMARY).exists() or (folder / ".hydra").is_dir() or any(
-        (folder / f).exists() for f in FILES) or any(_TMP_TAG in p.name for p in folder.glob(".*"))
+        (folder / f).exists() for f in (*FILES, MARKER, CHECKPOINT)) or any(
+        _TMP_TAG in p.name for p in folder.glob(".*"))
 
 
 def find_runs(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> tuple[list[Path], list[Path]]:
@@ -134,52 +154,74 @@ def run_to_folder(
     progress: Callable[[Any], None] | None = None,
     meta: dict | None = None,
     skip_complete: bool = True,
+    replace_other: bool = True,
+    single: bool = False,
 ) -> tuple[dict, bool]:
     """Run the model for ``params`` and write the run folder ``out``; return (summary, skipped).
 
     If ``out`` already holds a complete run of the same configuration (by :func:`config.config_hash`) and
-    ``skip_complete``, nothing runs and its summary is returned with ``skipped=True``.
+    ``skip_complete``, nothing runs and its summary is returned with ``skipped=True``. A complete or unfinished
+    run of another configuration is replaced if ``replace_other``, else refused (the command line refuses).
     ``progress(model)`` is called after each step; ``meta`` is added to the summary (e.g. overrides).
+    While it runs the folder is marked ``INCOMPLETE``; with ``run.checkpoint_every`` it checkpoints, and with
+    ``run.resume`` it continues from the folder's checkpoint (see socialsim.recovery). A failed write raises
+    :class:`socialsim.recovery.RunError` and leaves the folder marked incomplete.
     """
     from . import __version__
-    from .config import config_hash, flat_params
-    from .model import PlatformModel
+    from .config import RUN_CONTROL, config_hash, flat_params
+    from .recovery import RunError, check_folder, file_record, finish, mark_incomplete, run_model
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     chash = config_hash(params)
+    check_folder(out, params, chash, replace_other=replace_other, single=single,
+                 setting="hydra.run.dir" if single else None)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
     if skip_complete:
         existing = read_summary(out)
         if existing is not None and existing.get("config_hash") == chash:
+            finish(out)  # a checkpoint or marker left by a run killed just after its summary was written
             return existing, True
-    _clear_stale(out)
-
-    started = _dt.datetime.now(_dt.timezone.utc)
-    t0 = time.perf_counter()
-    model = PlatformModel(params)
-    model.run(progress=progress)
-    timeseries = model.timeseries()
-    members = model.member_frame()
-    follows = model.follows_frame()
-    write_parquet(timeseries, out / "timeseries.parquet")
-    write_parquet(members, out / "members.parquet")
-    write_parquet(follows, out / "follows.parquet")
-    wall = time.perf_counter() - t0
-    summary = {
-        "status": COMPLETE,
-        "seed": params.seed,
-        "steps": params.run.steps,
-        "socialsim_version": __version__,
-        "wall_time_s": round(wall, 3),
-        "started": started.isoformat(timespec="seconds"),
-        "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "config_hash": chash,
-        **(meta or {}),
-        "rows": {"timeseries": len(timeseries), "members": len(members), "follows": len(follows)},
-        "metrics": {k: float(v) for k, v in model.metrics.items()},
-        "params": flat_params(params),
-    }
-    write_json(summary, out / SUMMARY)
+    try:
+        mark_incomplete(out, chash)
+        _clear_stale(out)
+        hook(out, "start")
+        started = _dt.datetime.now(_dt.timezone.utc)
+        t0 = time.perf_counter()
+        model, resumed_from = run_model(params, out, chash, progress)
+        timeseries = model.timeseries()
+        members = model.member_frame()
+        follows = model.follows_frame()
+        for name, df in (("timeseries", timeseries), ("members", members), ("follows", follows)):
+            write_parquet(df, out / f"{name}.parquet")
+        wall = time.perf_counter() - t0
+        meta = dict(meta or {})
+        if "overrides" in meta:  # run-control settings are recorded under "run_control", not as conditions
+            meta["overrides"] = [o for o in meta["overrides"] if o.lstrip("+~").split("=")[0] not in RUN_CONTROL]
+        summary = {
+            "status": COMPLETE,
+            "seed": params.seed,
+            "steps": params.run.steps,
+            "socialsim_version": __version__,
+            "wall_time_s": round(wall, 3),
+            "started": started.isoformat(timespec="seconds"),
+            "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "config_hash": chash,
+            **meta,
+            "rows": {"timeseries": len(timeseries), "members": len(members), "follows": len(follows)},
+            "files": {f"{t}.parquet": file_record(out / f"{t}.parquet") for t in TABLES},
+            "run_control": {"checkpoint_every": params.run.checkpoint_every, "resumed_from_step": resumed_from},
+            "metrics": {k: float(v) for k, v in model.metrics.items()},
+            "params": {k: v for k, v in flat_params(params).items() if k not in RUN_CONTROL},
+        }
+        write_json(summary, out / SUMMARY)
+    except OSError as exc:
+        raise RunError(f"cannot write {exc.filename or out}: {exc.strerror or exc}; the run in {out} is "
+                       f"incomplete; fix this and re-run the same command to complete it") from None
+    finish(out)
+    hook(out, "done")
     return summary, False
 
 

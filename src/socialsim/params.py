@@ -155,6 +155,9 @@ class MetricParams:
 @dataclass
 class RunParams:
     steps: int = _p(365, "steps to run (one step is a day)", (1, None))
+    checkpoint_every: int = _p(0, "save checkpoint.pkl in the run folder every this many steps (0 = never); "
+                               "how a run is carried out, not what it computes", (0, None))
+    resume: bool = _p(False, "continue from the run folder's checkpoint (same configuration only)")
 
 
 @dataclass
@@ -290,6 +293,9 @@ def validate(params: Params) -> None:
     """Raise ParameterError naming the first parameter whose value is not allowed."""
     for name, f, value in iter_fields(params):
         meta = f.metadata
+        if isinstance(value, float) and (value != value or abs(value) == float("inf")):  # nan, inf
+            bounds = "" if meta.get("range", (None, None)) == (None, None) else " " + allowed(meta)
+            raise ParameterError(f"{name} must be a finite number{bounds}; got {value!r}")
         if "choices" in meta and value not in meta["choices"]:
             raise ParameterError(f"{name} must be {allowed(meta)}; got {value!r}")
         if "range" in meta and value is not None:

@@ -1,0 +1,330 @@
+"""Crash safety, checkpoints and resume of run folders (see socialsim.io for the folder layout).
+
+A run folder is *complete* when it holds a valid ``summary.json`` (written last, atomically) whose recorded
+file sizes match the tables beside it. While a run is in progress the folder holds an ``INCOMPLETE`` marker
+(written first, removed last), so a run killed at any moment leaves either a complete folder or one clearly
+marked incomplete, never a ``summary.json`` over partial data.
+
+With ``run.checkpoint_every=K`` the model is saved every K steps to ``checkpoint.pkl`` (atomically); the
+checkpoint is removed once the run is complete. ``run.resume=true`` continues from it and gives exactly the
+result of an uninterrupted run; it refuses a checkpoint of another configuration.
+
+Test hooks (environment variables, read only by tests; unset in normal use):
+
+``SOCIALSIM_TEST_TRACE=FILE``
+    append one line ``<run folder>\\t<event>`` per event: ``start``, ``step:N``, ``checkpoint:N``,
+    ``write:NAME`` (temporary file written, not yet renamed), ``written:NAME``, ``done``.
+``SOCIALSIM_TEST_PAUSE_AT=EVENT[@TEXT]``
+    on that event (in a folder whose path contains TEXT) trace it and sleep, so a test can kill the process
+    at exactly that moment.
+``SOCIALSIM_TEST_DELAY_WRITE=SECONDS``
+    sleep before each rename of a written file (widens the window for kill tests).
+``SOCIALSIM_TEST_FAIL_WRITE=NAME[@TEXT]``
+    writing file NAME fails as if the disk were full (ENOSPC).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import errno
+import hashlib
+import logging
+import os
+import pickle
+import socket
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+log = logging.getLogger("socialsim")
+
+MARKER = "INCOMPLETE"
+CHECKPOINT = "checkpoint.pkl"
+CHECKPOINT_FORMAT = "socialsim-checkpoint/1"
+
+
+class RunError(RuntimeError):
+    """A run cannot start or finish (unusable output folder, failed write, nothing or the wrong thing to
+    resume). The message is one line naming what is wrong and what to do; nothing already written is lost."""
+
+
+# --- test hooks ---------------------------------------------------------------------------------------
+def _match(spec: str, event: str, folder: Path) -> bool:
+    name, _, where = spec.partition("@")
+    return name == event and (not where or where in str(folder))
+
+
+def hook(folder: str | os.PathLike, event: str) -> None:
+    """Report ``event`` in ``folder`` to the test hooks (a no-op unless a SOCIALSIM_TEST_* variable is set)."""
+    trace = os.environ.get("SOCIALSIM_TEST_TRACE")
+    pause = os.environ.get("SOCIALSIM_TEST_PAUSE_AT")
+    fail = os.environ.get("SOCIALSIM_TEST_FAIL_WRITE")
+    delay = os.environ.get("SOCIALSIM_TEST_DELAY_WRITE")
+    if not (trace or pause or fail or delay):
+        return
+    folder = Path(folder)
+    if trace:
+        fd = os.open(trace, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, f"{folder}\t{event}\n".encode())
+        finally:
+            os.close(fd)
+    if event.startswith("write:"):
+        if fail and _match(fail, event.split(":", 1)[1], folder):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder / event.split(":", 1)[1]))
+        if delay:
+            time.sleep(float(delay))
+    if pause and _match(pause, event, folder):
+        time.sleep(600)  # the test kills us here
+
+
+# --- the INCOMPLETE marker ------------------------------------------------------------------------------
+def mark_incomplete(out: Path, config_hash: str) -> None:
+    """Write the INCOMPLETE marker (atomically): this folder holds a run that has not finished."""
+    from .io import atomic_path
+
+    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    text = (
+        "This run has not finished: it is running, was killed, or failed. Its tables may be missing or partial\n"
+        "and it is not a result (no summary.json). Re-run the same command to complete it; with\n"
+        f"run.resume=true it continues from {CHECKPOINT} if there is one.\n"
+        f"config_hash: {config_hash}\nstarted: {started}\nhost: {socket.gethostname()}\npid: {os.getpid()}\n"
+    )
+    with atomic_path(out / MARKER) as tmp:
+        tmp.write_text(text)
+
+
+def _marker_hash(out: Path) -> str | None:
+    with contextlib.suppress(OSError, ValueError):
+        for line in (out / MARKER).read_text().splitlines():
+            if line.startswith("config_hash:"):
+                return line.split(":", 1)[1].strip()
+    return None
+
+
+def finish(out: Path) -> None:
+    """After summary.json is written: remove the checkpoint, then the marker."""
+    for name in (CHECKPOINT, MARKER):
+        with contextlib.suppress(FileNotFoundError):
+            (out / name).unlink()
+
+
+# --- checkpoints --------------------------------------------------------------------------------------
+def write_checkpoint(model, out: Path, config_hash: str) -> None:
+    """Save ``model`` to ``out/checkpoint.pkl`` atomically (temporary file, fsync, rename)."""
+    from . import __version__
+    from .io import atomic_path
+
+    data = {"format": CHECKPOINT_FORMAT, "config_hash": config_hash, "socialsim_version": __version__,
+            "step": int(model.steps), "model": model.checkpoint()}
+    with atomic_path(out / CHECKPOINT) as tmp:
+        with open(tmp, "wb") as fh:
+            pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def read_checkpoint(out: Path) -> dict:
+    """The checkpoint in ``out``; RunError (naming the file) if it cannot be read. Pickles run code: only
+    resume checkpoints you made."""
+    path = out / CHECKPOINT
+    try:
+        with open(path, "rb") as fh:
+            data = pickle.load(fh)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a damaged file
+        raise RunError(f"cannot resume: {path} is unreadable ({type(exc).__name__}: {_short(exc)}); "
+                       f"remove it to start this run over") from None
+    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT or "model" not in data:
+        raise RunError(f"cannot resume: {path} is not a socialsim checkpoint; remove it to start this run over")
+    return data
+
+
+def _short(exc: BaseException, n: int = 120) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _differences(saved: dict, params) -> str:
+    """'population.size 300 (checkpoint) vs 200' for the first few parameters that differ."""
+    from .config import RUN_CONTROL, flat_params
+    from .params import Params
+
+    try:
+        before = flat_params(Params.from_dict(saved))
+    except Exception:  # noqa: BLE001 - a checkpoint of an older schema
+        return "its parameters are of another socialsim version"
+    now = flat_params(params)
+    diffs = [f"{k}={before.get(k)!r} in the checkpoint, {now.get(k)!r} now" for k in dict.fromkeys([*before, *now])
+             if k not in RUN_CONTROL and before.get(k) != now.get(k)]
+    return "; ".join(diffs[:3]) + (f" (and {len(diffs) - 3} more)" if len(diffs) > 3 else "")
+
+
+def load_for_resume(out: Path, params, config_hash: str) -> dict | None:
+    """The checkpoint to continue from, None if there is none; RunError if it is of another configuration."""
+    from . import __version__
+
+    try:
+        data = read_checkpoint(out)
+    except FileNotFoundError:
+        return None
+    if data.get("config_hash") != config_hash:
+        raise RunError(f"cannot resume: {out / CHECKPOINT} is of another configuration "
+                       f"({_differences(data['model'].get('params', {}), params)}); resume with the same settings, "
+                       f"or run in another folder")
+    if data.get("socialsim_version") != __version__:
+        raise RunError(f"cannot resume: {out / CHECKPOINT} was written by socialsim {data.get('socialsim_version')}, "
+                       f"this is {__version__}; re-run it from the start in another folder")
+    return data
+
+
+# --- checks before a run touches its folder -----------------------------------------------------------
+def _with(setting: str | None, what: str = "PATH") -> str:
+    return f" with {setting}={what}" if setting else ""
+
+
+def check_writable(out: Path, setting: str | None = None) -> None:
+    """RunError unless ``out`` is, or can be created as, a writable folder."""
+    out = Path(os.path.abspath(out))
+    probe = out
+    while not probe.exists() and probe != probe.parent:
+        if probe.is_symlink():  # a dangling link
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        where = "it is a file" if probe == out else f"{probe} is a file"
+        raise RunError(f"cannot use {out} as the output folder: {where}, not a folder; choose another"
+                       f"{_with(setting)}")
+    if not probe.exists() or not os.access(probe, os.W_OK | os.X_OK):
+        raise RunError(f"cannot use {out} as the output folder: {probe} is not writable; choose a writable "
+                       f"folder{_with(setting)}")
+
+
+def check_folder(out: Path, params, config_hash: str, *, replace_other: bool, single: bool,
+                 setting: str | None = None) -> None:
+    """RunError if running ``params`` in ``out`` would lose something or cannot work:
+
+    - ``out`` is not usable as a writable folder;
+    - it holds a complete run of another configuration (unless ``replace_other``);
+    - it holds a checkpoint or an unfinished run of another configuration (unless ``replace_other``);
+    - ``run.resume=true`` for one run (``single``) whose folder holds no run to resume.
+    """
+    from .io import read_summary
+
+    check_writable(out, setting)
+    if not out.is_dir():
+        if params.run.resume and single:
+            raise RunError(f"run.resume=true: {out} holds no run to resume; give the folder of the run to "
+                           f"continue{_with(setting, 'FOLDER')}")
+        return
+    summary = read_summary(out)
+    if summary is not None:
+        if summary.get("config_hash") != config_hash and not replace_other:
+            raise RunError(f"{out} already holds a complete run of another configuration (config "
+                           f"{summary.get('config_hash')}, this one {config_hash}); choose another folder"
+                           f"{_with(setting)}, or remove that run first")
+        return
+    saved, diff = None, ""
+    if (out / CHECKPOINT).exists():
+        with contextlib.suppress(RunError):
+            data = read_checkpoint(out)
+            saved = data.get("config_hash")
+            if saved != config_hash:
+                diff = f": {_differences(data['model'].get('params', {}), params)}"
+    saved = saved or _marker_hash(out)
+    if saved is not None and saved != config_hash and not replace_other:
+        raise RunError(f"{out} holds an unfinished run of another configuration (config {saved}, this one "
+                       f"{config_hash}{diff}); finish it with its own settings and run.resume=true, choose "
+                       f"another folder{_with(setting)}, or remove it first")
+    if params.run.resume and single and saved is None and not (out / MARKER).exists():
+        raise RunError(f"run.resume=true: {out} holds no run to resume; give the folder of the run to continue"
+                       f"{_with(setting, 'FOLDER')}")
+
+
+# --- running ------------------------------------------------------------------------------------------
+def run_model(params, out: Path, config_hash: str, progress: Callable[[Any], None] | None = None):
+    """Build (or, with ``run.resume``, restore) the model and run it to ``run.steps``, checkpointing every
+    ``run.checkpoint_every`` steps. Returns ``(model, resumed_from_step)`` (0 if it started afresh)."""
+    from .model import PlatformModel
+
+    data = load_for_resume(out, params, config_hash) if params.run.resume else None
+    if data is not None:
+        model = PlatformModel.from_checkpoint(data["model"])
+        model.params = params  # the same model parameters; the run-control settings of this invocation
+        log.info("resuming %s from the checkpoint at step %d", out, model.steps)
+    else:
+        if params.run.resume:
+            log.info("no checkpoint in %s: running from the start", out)
+        elif (out / CHECKPOINT).exists():
+            log.info("%s holds a checkpoint; running from the start (run.resume=true would continue from it)", out)
+        model = PlatformModel(params)
+    start = int(model.steps)
+    every = params.run.checkpoint_every
+    while model.steps < params.run.steps:
+        model.step()
+        hook(out, f"step:{model.steps}")
+        if progress is not None:
+            progress(model)
+        if every and model.steps % every == 0 and model.steps < params.run.steps:
+            write_checkpoint(model, out, config_hash)
+            hook(out, f"checkpoint:{model.steps}")
+    return model, start
+
+
+def file_record(path: Path) -> dict:
+    """Size and SHA-256 of a written file, for summary.json."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return {"bytes": path.stat().st_size, "sha256": h.hexdigest()}
+
+
+# --- reading back ----------------------------------------------------------------------------------------
+def problem(folder: str | os.PathLike) -> str | None:
+    """Why ``folder`` is not a complete run (one short phrase), or None if it is one."""
+    import json
+
+    from .io import COMPLETE, SUMMARY, TABLES
+
+    folder = Path(folder)
+    marker = (folder / MARKER).exists()
+    try:
+        summary = json.loads((folder / SUMMARY).read_text())
+    except FileNotFoundError:
+        if (folder / CHECKPOINT).exists():
+            return "unfinished: killed or still running, with a checkpoint to resume from"
+        return "unfinished: killed or still running" if marker else f"no {SUMMARY}"
+    except (OSError, ValueError) as exc:
+        return f"{SUMMARY} is unreadable ({type(exc).__name__})"
+    if not isinstance(summary, dict) or summary.get("status") != COMPLETE:
+        return f"{SUMMARY} does not say the run is complete"
+    files = summary.get("files") or {}
+    for table in TABLES:
+        name = f"{table}.parquet"
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        expected = (files.get(name) or {}).get("bytes")
+        if expected is not None and path.stat().st_size != expected:
+            return f"{name} is corrupted ({path.stat().st_size} bytes, {SUMMARY} says {expected})"
+    return None
+
+
+def verify(folder: str | os.PathLike) -> list[str]:
+    """Every problem of a run folder, checking the tables' SHA-256 against summary.json (slow for big runs)."""
+    import json
+
+    from .io import SUMMARY
+
+    folder = Path(folder)
+    first = problem(folder)
+    if first is not None:
+        return [first]
+    files = json.loads((folder / SUMMARY).read_text()).get("files") or {}
+    return [f"{name} does not match its checksum in {SUMMARY}" for name, rec in files.items()
+            if "sha256" in rec and file_record(folder / name)["sha256"] != rec["sha256"]]
+
+
+__all__ = ["CHECKPOINT", "MARKER", "RunError", "check_folder", "check_writable", "hook", "problem",
+           "read_checkpoint", "run_model", "verify", "write_checkpoint"]
