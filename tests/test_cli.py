@@ -138,9 +138,13 @@ def test_help_lists_groups_and_options(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     code, out, err = main_in_process(monkeypatch, capsys, "--help")
     assert code == 0, err
-    for text in ("population:", "platform:", "meetups:", "scenario:", "experiment: openness_vs_elite",
-                 "recommender: random", "python -m socialsim -m"):
+    for text in ("population: default", "platform: algorithmic, default", "meetups: default", "scenario:",
+                 "experiment:", "recommender: random", "python -m socialsim -m"):
         assert text in out, text
+    groups = dict(line.split(": ", 1) for line in out.splitlines()
+                  if line.split(":")[0] in ("experiment", "scenario", "meetups"))
+    assert "openness_vs_elite" in groups["experiment"] and "default" in groups["scenario"]
+    assert groups["meetups"].split(", ") == ["default", "frequent", "none"]
     assert not (tmp_path / "results").exists()
 
 
@@ -223,3 +227,17 @@ def test_compose_params_matches_the_cli_configs():
         compose_params(["platform.openness=2"])
     with pytest.raises(ParameterError, match="scenario must be one of"):
         compose_params(["scenario=utopia"])
+
+
+def test_compose_params_inside_an_initialized_hydra_restores_it():
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from socialsim.config import CONFIG_DIR, compose_params
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3", job_name="outer"):
+        outer = GlobalHydra.instance().hydra
+        assert compose_params(["seed=5"]).seed == 5
+        assert GlobalHydra.instance().hydra is outer
+        assert compose(config_name="config", overrides=["seed=2"]).seed == 2
+    assert not GlobalHydra.instance().is_initialized()
