@@ -142,7 +142,7 @@ def test_help_lists_groups_and_options(tmp_path, monkeypatch, capsys):
                  "experiment:", "recommender: random", "python -m socialsim -m"):
         assert text in out, text
     groups = dict(line.split(": ", 1) for line in out.splitlines()
-                  if line.split(":")[0] in ("experiment", "scenario", "meetups"))
+                  if ": " in line and line.split(":")[0] in ("experiment", "scenario", "meetups"))
     assert "openness_vs_elite" in groups["experiment"] and "default" in groups["scenario"]
     assert groups["meetups"].split(", ") == ["default", "frequent", "none"]
     assert not (tmp_path / "results").exists()
