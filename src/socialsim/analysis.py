@@ -75,15 +75,28 @@ def _column_value(summary: dict, column: str) -> Any:
 def load_sweep(path: str | os.PathLike | Iterable[str | os.PathLike], *, timeseries: bool = True) -> Sweep:
     """Tidy DataFrames of the complete runs at or below ``path`` (a run folder, a sweep folder, or a list).
 
-    Incomplete runs (no valid ``summary.json``: killed, failed or still running) are skipped with a warning
-    naming them. ``runs.attrs["swept"]`` (and ``Sweep.swept``) lists the parameter columns.
+    Incomplete runs (no valid ``summary.json``: killed, failed or still running) and runs with damaged tables
+    are skipped with a warning naming them and what is wrong. ``runs.attrs["swept"]`` (and ``Sweep.swept``) lists the parameter columns.
     """
-    complete, incomplete = find_runs(path)
-    if incomplete:
-        names = ", ".join(str(p) for p in incomplete[:10]) + (" ..." if len(incomplete) > 10 else "")
-        warnings.warn(f"skipping {len(incomplete)} incomplete run(s) without a complete summary.json: {names}",
-                      stacklevel=2)
     from .io import read_summary
+    from .recovery import problem
+
+    complete, incomplete = find_runs(path)
+    skipped = [(p, problem(p) or "incomplete") for p in incomplete]
+    tables: dict[Path, pd.DataFrame] = {}
+    if timeseries:
+        for folder in complete:
+            try:
+                tables[folder] = read_table(folder, "timeseries")
+            except Exception as exc:  # noqa: BLE001 - a damaged file is reported, not fatal
+                skipped.append((folder, f"timeseries.parquet is unreadable: {type(exc).__name__}"))
+        complete = [p for p in complete if p in tables]
+    if skipped:
+        names = "; ".join(f"{p} ({why})" for p, why in skipped[:10]) + (" ..." if len(skipped) > 10 else "")
+        warnings.warn(f"skipping {len(skipped)} incomplete run(s) without a complete summary.json or with damaged "
+                      f"tables (re-running the sweep redoes them): {names}", stacklevel=2)
+    if not complete:
+        warnings.warn(f"no complete runs in {path}", stacklevel=2)
 
     summaries = [read_summary(p) for p in complete]
     swept = _swept_columns(summaries)
@@ -102,7 +115,7 @@ def load_sweep(path: str | os.PathLike | Iterable[str | os.PathLike], *, timeser
     if timeseries and rows:
         frames = []
         for row, folder in zip(rows, complete):
-            ts = read_table(folder, "timeseries")
+            ts = tables[folder]
             for c in reversed(id_cols):
                 ts.insert(0, c, row[c])
             frames.append(ts)

@@ -19,6 +19,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 import pandas as pd
 
+import logging
+
 from .params import Params
 from .recovery import CHECKPOINT, MARKER, hook
 
@@ -27,6 +29,7 @@ TABLES = ("timeseries", "members", "follows")
 FILES = tuple(f"{t}.parquet" for t in TABLES) + (SUMMARY,)
 COMPLETE = "complete"
 _TMP_TAG = ".tmp-"
+log = logging.getLogger("socialsim")
 
 
 @contextlib.contextmanager
@@ -128,6 +131,9 @@ def find_runs(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> tuple[l
     for root in map(Path, paths):
         if not root.exists():
             raise FileNotFoundError(f"no such run or sweep folder: {root}")
+        if not root.is_dir():
+            raise NotADirectoryError(f"{root} is a file; give a run or sweep folder (one holding summary.json, "
+                                     f"or folders that do)")
         for dirpath, dirnames, _ in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             folder = Path(dirpath)
@@ -169,7 +175,7 @@ def run_to_folder(
     """
     from . import __version__
     from .config import RUN_CONTROL, config_hash, flat_params
-    from .recovery import RunError, check_folder, file_record, finish, mark_incomplete, run_model
+    from .recovery import RunError, check_folder, file_record, finish, mark_incomplete, run_model, verify
 
     out = Path(out)
     chash = config_hash(params)
@@ -182,8 +188,11 @@ def run_to_folder(
     if skip_complete:
         existing = read_summary(out)
         if existing is not None and existing.get("config_hash") == chash:
-            finish(out)  # a checkpoint or marker left by a run killed just after its summary was written
-            return existing, True
+            damaged = verify(out)  # checksums of the tables, recorded in summary.json
+            if not damaged:
+                finish(out)  # a checkpoint or marker left by a run killed just after its summary was written
+                return existing, True
+            log.warning("re-running %s: %s", out, "; ".join(damaged))
     try:
         mark_incomplete(out, chash)
         _clear_stale(out)
