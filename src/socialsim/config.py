@@ -156,10 +156,16 @@ def format_error(exc: BaseException) -> str | None:
             if full_key.startswith("hydra."):
                 return f"{full_key} is not a Hydra setting"
             return where + _unknown_key(full_key)
+        first_line = _one_line(str(cause).splitlines()[0] if str(cause) else repr(cause))
+        if isinstance(cause, ValidationError) and full_key in _GROUP_FIELDS:
+            return (f"{where}{full_key} is a group of settings ({', '.join(_GROUP_FIELDS[full_key])}), not a value; "
+                    f"set one with {full_key}.KEY=VALUE")
+        if isinstance(cause, ValidationError) and full_key.startswith("hydra."):
+            return f"{full_key}: {first_line}"
         if isinstance(cause, ValidationError) and full_key:
             return f"{where}{full_key} must be {describe(full_key)}; got {value!r}"
         if full_key:
-            return f"{where}{full_key}: {_one_line(cause.msg if hasattr(cause, 'msg') else cause)}"
+            return f"{where}{full_key}: {first_line}"
     if isinstance(exc, OverrideParseException):
         text = _one_line(exc.message).split(" See https://")[0]
         return f"cannot parse override {exc.override!r}: {text}"
@@ -174,6 +180,9 @@ def format_error(exc: BaseException) -> str | None:
         return _one_line(text.splitlines()[0] if text else repr(exc))
     if isinstance(exc, HydraException):
         return _one_line(exc)
+    if isinstance(exc, ValueError) and str(exc).startswith("Config group override"):  # e.g. platform=5
+        return (f"{_one_line(exc).rstrip('.')}: a config group takes the name of one of its options, e.g. "
+                f"platform=invite_only (python -m socialsim --help lists them)")
     if isinstance(exc, OSError) and exc.filename:  # e.g. an output folder that cannot be created
         return f"{exc.filename}: {exc.strerror or _one_line(exc)}"
     return None

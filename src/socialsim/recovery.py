@@ -104,8 +104,9 @@ def _marker_hash(out: Path) -> str | None:
 
 
 def finish(out: Path) -> None:
-    """After summary.json is written: remove the checkpoint, then the marker."""
-    for name in (CHECKPOINT, MARKER):
+    """After summary.json is written: remove the marker, then the checkpoint (a leftover checkpoint beside a
+    complete summary is removed by the next run in the folder)."""
+    for name in (MARKER, CHECKPOINT):
         with contextlib.suppress(FileNotFoundError):
             (out / name).unlink()
 
@@ -116,26 +117,31 @@ def write_checkpoint(model, out: Path, config_hash: str) -> None:
     from . import __version__
     from .io import atomic_path
 
-    data = {"format": CHECKPOINT_FORMAT, "config_hash": config_hash, "socialsim_version": __version__,
-            "step": int(model.steps), "model": model.checkpoint()}
+    state = model.checkpoint()
+    header = {"format": CHECKPOINT_FORMAT, "config_hash": config_hash, "socialsim_version": __version__,
+              "step": int(model.steps), "params": state["params"]}
     with atomic_path(out / CHECKPOINT) as tmp:
-        with open(tmp, "wb") as fh:
-            pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        with open(tmp, "wb") as fh:  # a small header first, so that checks need not load the model
+            pickle.dump(header, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def read_checkpoint(out: Path) -> dict:
-    """The checkpoint in ``out``; RunError (naming the file) if it cannot be read. Pickles run code: only
-    resume checkpoints you made."""
+def read_checkpoint(out: Path, header_only: bool = False) -> dict:
+    """The checkpoint in ``out`` (its header: format, config_hash, socialsim_version, step, params; and unless
+    ``header_only``, ``model`` for PlatformModel.from_checkpoint). RunError naming the file if it cannot be
+    read. Unpickling runs code: only resume checkpoints you made."""
     path = out / CHECKPOINT
     try:
         with open(path, "rb") as fh:
             data = pickle.load(fh)
+            if isinstance(data, dict) and data.get("format") == CHECKPOINT_FORMAT and not header_only:
+                data["model"] = pickle.load(fh)
     except FileNotFoundError:
         raise
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a damaged file
         raise RunError(f"cannot resume: {path} is unreadable ({type(exc).__name__}: {_short(exc)}); "
                        f"remove it to start this run over") from None
-    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT or "model" not in data:
+    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
         raise RunError(f"cannot resume: {path} is not a socialsim checkpoint; remove it to start this run over")
     return data
 
@@ -165,17 +171,17 @@ def load_for_resume(out: Path, params, config_hash: str) -> dict | None:
     from . import __version__
 
     try:
-        data = read_checkpoint(out)
+        data = read_checkpoint(out, header_only=True)
     except FileNotFoundError:
         return None
     if data.get("config_hash") != config_hash:
         raise RunError(f"cannot resume: {out / CHECKPOINT} is of another configuration "
-                       f"({_differences(data['model'].get('params', {}), params)}); resume with the same settings, "
+                       f"({_differences(data.get('params', {}), params)}); resume with the same settings, "
                        f"or run in another folder")
     if data.get("socialsim_version") != __version__:
         raise RunError(f"cannot resume: {out / CHECKPOINT} was written by socialsim {data.get('socialsim_version')}, "
                        f"this is {__version__}; re-run it from the start in another folder")
-    return data
+    return read_checkpoint(out)
 
 
 # --- checks before a run touches its folder -----------------------------------------------------------
@@ -226,11 +232,15 @@ def check_folder(out: Path, params, config_hash: str, *, replace_other: bool, si
         return
     saved, diff = None, ""
     if (out / CHECKPOINT).exists():
-        with contextlib.suppress(RunError):
-            data = read_checkpoint(out)
-            saved = data.get("config_hash")
-            if saved != config_hash:
-                diff = f": {_differences(data['model'].get('params', {}), params)}"
+        try:
+            data = read_checkpoint(out, header_only=True)
+        except RunError:
+            if params.run.resume:
+                raise  # an unreadable checkpoint is refused before anything is written
+            data = {}
+        saved = data.get("config_hash")
+        if saved is not None and saved != config_hash:
+            diff = f": {_differences(data.get('params', {}), params)}"
     saved = saved or _marker_hash(out)
     if saved is not None and saved != config_hash and not replace_other:
         raise RunError(f"{out} holds an unfinished run of another configuration (config {saved}, this one "
