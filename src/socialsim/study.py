@@ -334,7 +334,8 @@ def fmt_effect(row: dict | pd.Series, digits: int = 3) -> str:
 # --- Morris sensitivity analysis ------------------------------------------------------------------------
 #: the parameters varied by the sensitivity analysis and their ranges. ``popularity_share`` is the weight of
 #: popularity in a random/popularity mixture recommender; ``engagement_timeline`` >= 0.5 ranks the timeline
-#: by engagement (a two-level factor); integer parameters are rounded.
+#: by engagement (a two-level factor); integer parameters are rounded. ``dummy`` changes nothing: its
+#: elementary effects are seed noise alone (each design row has its own seed), the floor to judge the others by.
 MORRIS_PARAMETERS: dict[str, tuple[float, float]] = {
     "platform.openness": (0.02, 1.0),
     "popularity_share": (0.0, 1.0),
@@ -346,6 +347,7 @@ MORRIS_PARAMETERS: dict[str, tuple[float, float]] = {
     "population.reach_sigma": (0.5, 2.0),
     "population.skill_reach_correlation": (0.0, 0.9),
     "behaviour.prominence": (0.0, 1.0),
+    "dummy": (0.0, 1.0),
 }
 MORRIS_OUTPUTS = ("gini_followers", "top1_share_followers", "spearman_skill_followers", "spearman_reach_followers",
                   "spearman_join_order_followers", "top_k_turnover", "low_skill_connected_share",
@@ -374,6 +376,8 @@ def morris_overrides(row: Sequence[float]) -> dict[str, Any]:
             out["platform.recommender_mix"] = {"random": float(1 - value), "popularity": float(value)}
         elif name == "engagement_timeline":
             out["platform.timeline"] = "engagement" if value >= 0.5 else "chronological"
+        elif name == "dummy":
+            continue
         elif name == "platform.attention":
             out[name] = int(round(value))
         else:
