@@ -7,7 +7,15 @@ try:
 except PackageNotFoundError:  # running from a source tree without an install
     __version__ = "0.0.0"
 
-from .model import PlatformModel  # noqa: E402
 from .params import ParameterError, Params  # noqa: E402
 
 __all__ = ["PlatformModel", "Params", "ParameterError", "__version__"]
+
+
+def __getattr__(name: str):
+    # the model pulls in Mesa, SciPy and Numba: import it only when asked, so `--help` and errors are quick
+    if name == "PlatformModel":
+        from .model import PlatformModel
+
+        return PlatformModel
+    raise AttributeError(f"module 'socialsim' has no attribute {name!r}")
