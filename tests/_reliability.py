@@ -92,7 +92,11 @@ class Run:
             except ProcessLookupError:
                 pass
         self.proc.wait(timeout=60)
-        self.log.close()
+        if not self.log.closed:
+            self.log.close()
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text()
 
 
 # --- what a run folder holds -----------------------------------------------------------------------------
