@@ -16,8 +16,8 @@ Environment variables (read when called, so a test can set them):
 ``SOCIALSIM_SWEEPS_DIR``
     where sweeps are written (default ``results/sweeps``, or ``results/sweeps/ci`` at the ci scale).
 ``SOCIALSIM_RESULTS_DIR``
-    where tables and figures are written (default ``results``, or ``results/ci`` at the ci scale; the
-    committed ``results/`` is only ever written at the full scale).
+    where tables and figures are written (default ``results``, or ``results/sweeps/ci/results`` at the ci
+    scale, which git ignores: the committed ``results/`` is only ever written at the full scale).
 
 The statistics are simple and stated where they are used: a 95% t-interval over seeds for a mean, and for a
 difference between two conditions a t-interval of the per-seed paired differences (conditions with the same
@@ -68,7 +68,7 @@ def sweeps_dir() -> Path:
 def results_dir(name: str | None = None) -> Path:
     """``results/NAME`` (created), or the folder SOCIALSIM_RESULTS_DIR names."""
     env = os.environ.get("SOCIALSIM_RESULTS_DIR")
-    root = Path(env) if env else REPO / "results" / ("ci" if scale() == "ci" else "")
+    root = Path(env) if env else REPO / "results" / ("sweeps/ci/results" if scale() == "ci" else "")
     path = (root / name) if name else root
     path.mkdir(parents=True, exist_ok=True)
     return path.resolve()
