@@ -101,7 +101,7 @@ def offline_contacts(town: np.ndarray, reach: np.ndarray, p: PopulationParams, r
     keep = a != b
     # distinct pairs, then both directions sorted by (person, contact): the CSR rows
     key = np.sort(a[keep] * n + b[keep])
-    key = key[np.concatenate([[True], key[1:] != key[:-1]])]
+    key = key[np.concatenate([[True], key[1:] != key[:-1]])[: key.size]]  # [: key.size]: no pairs at all
     a, b = key // n, key % n
     both = np.sort(np.concatenate([key, b * n + a]))
     indptr = np.concatenate([[0], np.cumsum(np.bincount(both // n, minlength=n))])
