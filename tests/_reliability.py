@@ -4,6 +4,7 @@ running the command line in a subprocess or in this process, killing it at a tra
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import signal
 import subprocess
@@ -38,16 +39,35 @@ def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     return proc
 
 
+def _loggers() -> list[logging.Logger]:
+    return [logging.getLogger(), *(lg for lg in logging.Logger.manager.loggerDict.values()
+                                   if isinstance(lg, logging.Logger))]
+
+
 def main_in_process(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    """``python -m socialsim ARGS`` without starting an interpreter (the same ``main()``)."""
+    """``python -m socialsim ARGS`` without starting an interpreter (the same ``main()``).
+
+    Hydra configures logging for the run (handlers on the captured stdout, a log file); they are closed and
+    the previous logging set-up restored afterwards, so that later tests do not log into closed streams."""
     from socialsim.__main__ import main
 
+    saved = {lg: (lg.handlers[:], lg.level, lg.propagate, lg.disabled) for lg in _loggers()}
     monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
     monkeypatch.setattr(sys, "argv", ["socialsim", *args])
     try:
         code = main()
     except SystemExit as exc:
         code = exc.code
+    finally:
+        kept = {h for handlers, *_ in saved.values() for h in handlers}
+        for lg in _loggers():
+            handlers, level, propagate, disabled = saved.get(lg, ([], logging.NOTSET, True, False))
+            for h in lg.handlers:
+                if h not in kept:
+                    h.close()
+            lg.handlers[:] = handlers
+            lg.setLevel(level)
+            lg.propagate, lg.disabled = propagate, disabled
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

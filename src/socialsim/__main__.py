@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from socialsim.config import CONFIG_DIR, CONFIG_NAME, format_error, to_params
 from socialsim.params import ParameterError
+from socialsim.recovery import RunError
 
 log = logging.getLogger("socialsim")
 
@@ -71,6 +72,12 @@ def app(cfg: DictConfig) -> dict:
     try:
         summary, skipped = run_to_folder(params, out, progress=update, meta=meta, replace_other=False,
                                          single=not multirun)
+    except RunError as exc:  # a failed write or nothing to resume: the folder is kept, marked incomplete
+        if multirun:
+            raise  # Hydra names the failed job; the other jobs of the sweep go on
+        bar.close()
+        print(f"socialsim: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     finally:
         bar.close()
     if skipped:
