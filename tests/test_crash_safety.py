@@ -91,7 +91,7 @@ def test_killed_at_each_stage_leaves_a_complete_or_marked_folder_and_a_rerun_com
 def test_killed_at_arbitrary_moments(reference, tmp_path, monkeypatch, capsys):
     """Kills at fixed delays (from launch, or from the start of the run) with slowed writes: whatever moment
     they hit, the folder is complete or clearly incomplete, and re-running completes it."""
-    delays = [("launch", 0.5), ("start", 0.0), ("start", 0.4), ("start", 1.2), ("start", 2.5), ("start", 5.0)]
+    delays = [("launch", 0.2), ("start", 0.0), ("start", 0.4), ("start", 1.2), ("start", 2.5), ("start", 5.0)]
     outs = [tmp_path / f"run{i}" for i in range(len(delays))]
     procs = [Run([*ARGS, f"hydra.run.dir={out}"], tmp_path, f"t{i}", delay_write=0.3) for i, out in enumerate(outs)]
     launched = time.monotonic()
