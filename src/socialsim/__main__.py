@@ -49,7 +49,7 @@ def _progress_bar(total: int, enabled: bool):
 
     def update(model) -> None:
         bar.set_postfix(members=int(model.metrics.get("members", 0)), refresh=False)
-        bar.update(1)
+        bar.update(model.steps - bar.n)  # from the checkpoint's step when resuming
 
     return bar, update
 
