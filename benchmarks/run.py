@@ -205,20 +205,23 @@ def bench_multirun(args, results, log):
     n, size, steps = args.multirun, args.multirun_size, args.multirun_steps
     via = "cli" if _cli_available() and not args.joblib else "joblib"
     out = {"runs": n, "size": size, "steps": steps, "via": via}
+    loads = []
     for jobs in (1, 2):
         times = []
         for rep in range(args.multirun_repeats):
             load0 = os.getloadavg()[0]
             t = _multirun_cli(n, size, steps, jobs) if via == "cli" else _multirun_joblib(n, size, steps, jobs)
             times.append(t)
+            loads.append([round(load0, 2), round(os.getloadavg()[0], 2)])
             log(f"  multirun {n} x (N={size}, T={steps}) via {via}, {jobs} worker(s): {t:.1f} s, "
                 f"load {load0:.2f}->{os.getloadavg()[0]:.2f}")
         out[f"t{jobs}_s"] = float(statistics.median(times))
         out[f"t{jobs}_all"] = times
+    out["load"] = loads
     out["speedup"] = out["t1_s"] / out["t2_s"]
     out["efficiency"] = out["speedup"] / 2
     out["measured"] = _now()
-    results["multirun"] = out
+    results["multirun" if via == "cli" else "multirun_joblib"] = out
 
 
 def _multirun_cli(n, size, steps, jobs) -> float:
@@ -303,17 +306,18 @@ def report(results: dict) -> str:
              f"Machine: {m.get('cpu')}, {m.get('cores')} cores, {_gib(m.get('memory_bytes') or 0)} RAM; "
              f"{m.get('os')}; Python {m.get('python')}, numpy {m.get('numpy')}, numba {m.get('numba')}, "
              f"Mesa {m.get('mesa')}; socialsim at {m.get('git')}.", "",
-             "Command: `python benchmarks/run.py` (see its docstring). Times are medians over the repeats; "
+             "Command: `python benchmarks/run.py` (see its docstring). Times are medians over the repeats (wall clock; "
+             "run CPU = CPU time of the run, less sensitive to other load); "
              "member-steps/s = population size x steps / run time (building not included); peak memory is the "
              "maximum resident set of a fresh process per run; numba compile time is excluded by a warm-up. "
              "Load = 1-minute load average before -> after each run (the machine is shared; 2 cores).", ""]
     if "fast" in results:
         lines += ["## Fast model (PlatformModel), default parameters", "",
-                  "| people | steps | build (s) | run (s) | member-steps/s | peak memory | follow edges at end | "
-                  "runs | load |", "|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+                  "| people | steps | build (s) | run (s) | run CPU (s) | member-steps/s | peak memory | "
+                  "follow edges at end | runs | load |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for _, r in sorted(results["fast"].items(), key=lambda kv: int(kv[0])):
             lines.append(f"| {_fmt_size(r['size'])} | {r['steps']} | {r['build_s']:.2f} | {r['run_s']:.2f} | "
-                         f"{r['member_steps_per_s']:,.0f} | {_gib(r['peak_rss_bytes'])} | "
+                         f"{r['cpu_s']:.2f} | {r['member_steps_per_s']:,.0f} | {_gib(r['peak_rss_bytes'])} | "
                          f"{r['final_edges']:,.0f} | {r['repeats']} | {_load(r)} |")
         lines.append("")
     if "reference" in results:
@@ -346,12 +350,16 @@ def report(results: dict) -> str:
                       f"{_fmt_size(k)}: {v['slope']:.2f}" for k, v in sorted(results["edges_trace"].items(),
                                                                      key=lambda kv: int(kv[0]))
                       if v.get("slope") is not None) + ".", ""]
-    if "multirun" in results:
-        r = results["multirun"]
-        lines += ["## Multirun", "",
-                  f"{r['runs']} runs of {r['size']:,} people x {r['steps']} steps, end to end via {r['via']}: "
-                  f"1 worker {r['t1_s']:.1f} s, 2 workers {r['t2_s']:.1f} s; speedup {r['speedup']:.2f}, "
-                  f"parallel efficiency **{r['efficiency']:.0%}** (measured {r['measured']}).", ""]
+    runs = [results[k] for k in ("multirun", "multirun_joblib") if k in results]
+    if runs:
+        lines += ["## Multirun (end to end: fresh processes, imports, numba cache loading and output included)", "",
+                  "| runs | people x steps | via | 1 worker (s) | 2 workers (s) | speedup | parallel efficiency | "
+                  "load |", "|---:|---|---|---:|---:|---:|---:|---|"]
+        for r in runs:
+            via = "`python -m socialsim -m` (Hydra, joblib launcher)" if r["via"] == "cli" else "joblib, no output"
+            lines.append(f"| {r['runs']} | {r['size']:,} x {r['steps']} | {via} | {r['t1_s']:.1f} | {r['t2_s']:.1f} | "
+                         f"{r['speedup']:.2f} | {r['efficiency']:.0%} | {_load(r)} |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -377,11 +385,12 @@ def main(argv=None) -> int:
     ap.add_argument("--edges-steps", type=int, default=150)
     ap.add_argument("--edges-follow-base", nargs="+", type=float, default=[-7.0, -5.4, -4.0, -3.0])
     ap.add_argument("--multirun", type=int, default=100)
-    ap.add_argument("--multirun-size", type=size, default=500)
+    ap.add_argument("--multirun-size", type=size, default=1000)
     ap.add_argument("--multirun-steps", type=int, default=100)
     ap.add_argument("--multirun-repeats", type=int, default=3)
     ap.add_argument("--joblib", action="store_true", help="multirun with joblib even if the CLI exists")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--report-only", action="store_true", help="rewrite results.md from results.json, run nothing")
     # internal: one run in this process
     ap.add_argument("--worker", choices=("fast", "reference"), help=argparse.SUPPRESS)
     ap.add_argument("--size", type=size, help=argparse.SUPPRESS)
@@ -397,6 +406,9 @@ def main(argv=None) -> int:
         print(msg, flush=True)
 
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
+    if args.report_only:
+        args.out.with_suffix(".md").write_text(report(results) + "\n")
+        return 0
     results["machine"] = machine()
     log(f"machine: {results['machine']}; load {os.getloadavg()}")
     sections = {"fast": bench_fast, "reference": bench_reference, "edges": bench_edges, "multirun": bench_multirun}
