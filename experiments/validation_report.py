@@ -64,14 +64,14 @@ def erdos_renyi(seeds) -> list[dict]:
     return rows
 
 
-def twitter(seeds) -> list[dict]:
+def twitter(seeds, size: int = TWITTER_SIZE) -> list[dict]:
     rows = []
     for seed in seeds:
         t = time.time()
-        out = v.run(v.scenario_params("twitter2009", {"population.size": TWITTER_SIZE, "seed": seed}))
+        out = v.run(v.scenario_params("twitter2009", {"population.size": size, "seed": seed}))
         stat = v.twitter_statistics(out)
         members = v.current(out.members)
-        stat.update(seed=seed, objective=v.calibration_objective(stat),
+        stat.update(seed=seed, size=size, objective=v.calibration_objective(stat),
                     followed_by_no_followee_all_members=float((members["mutual_ties"] == 0).mean()),
                     follows_nobody=float((members["followees"] == 0).mean()),
                     median_followees=float(members["followees"].median()),
@@ -91,6 +91,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--sizes", type=int, nargs="*", default=[1500, 6000], help="other sizes for twitter2009")
+    ap.add_argument("--size-seeds", type=int, default=4, help="seeds per other size")
     args = ap.parse_args(argv)
     seeds = list(range(100, 100 + args.seeds))
     rng = np.random.default_rng(0)
@@ -114,6 +116,13 @@ def main(argv=None) -> int:
                        "followed_by_no_followee", "followed_by_no_followee_all_members", "follows_nobody",
                        "mean_followers", "median_followees", "members", "objective")},
     }
+    # the calibrated preset at other population sizes (the calibration holds at TWITTER_SIZE only)
+    res["twitter2009_sizes"] = {}
+    for size in args.sizes:
+        rows = twitter(seeds[: args.size_seeds], size)
+        res["twitter2009_sizes"][size] = rows
+        for key in ("reciprocity", "followers_powerlaw_alpha", "followed_by_no_followee", "mean_followers"):
+            res["summary"][f"twitter2009@{size}.{key}"] = summary(rows, key)
     res["seconds"] = round(time.time() - t)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=1))
