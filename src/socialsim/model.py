@@ -25,12 +25,7 @@ class PlatformModel(mesa.Model):
     """
 
     def __init__(self, params: Params | dict | None = None, *, rng: int | None = None, **overrides: Any):
-        if isinstance(params, Params) and not overrides:
-            p = params
-        else:
-            p = Params.from_dict(params.to_dict() if isinstance(params, Params) else params, **overrides)
-        if rng is not None:
-            p = p.replace(seed=int(rng))
+        p = Params.resolve(params, rng, **overrides)
         super().__init__(rng=p.seed)
         self._setup(p)
         # the same people in every world when population.seed is fixed (Salganik-style experiments)

@@ -186,6 +186,15 @@ class Params:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    @classmethod
+    def resolve(cls, params: Params | dict | None = None, rng: int | None = None, **overrides: Any) -> Params:
+        """The parameters a model constructor was given: an object or dicts, dotted overrides, and ``rng=`` as seed."""
+        if isinstance(params, Params) and not overrides:
+            p = params
+        else:
+            p = cls.from_dict(params.to_dict() if isinstance(params, Params) else params, **overrides)
+        return p if rng is None else p.replace(seed=int(rng))
+
     def replace(self, **overrides: Any) -> Params:
         """A copy with dotted overrides applied: ``p.replace(**{"platform.openness": 0.2})``."""
         return Params.from_dict(self.to_dict(), **overrides)

@@ -231,12 +231,7 @@ class ReferenceModel(mesa.Model):
     """The per-agent platform model. Build it like :class:`socialsim.model.PlatformModel`."""
 
     def __init__(self, params: Params | dict | None = None, *, rng: int | None = None, **overrides: Any):
-        if isinstance(params, Params) and not overrides:
-            p = params
-        else:
-            p = Params.from_dict(params.to_dict() if isinstance(params, Params) else params, **overrides)
-        if rng is not None:
-            p = p.replace(seed=int(rng))
+        p = Params.resolve(params, rng, **overrides)
         super().__init__(rng=p.seed)
         self.params = p
         # the same people in every world when population.seed is fixed, as in the fast model
