@@ -40,12 +40,27 @@ def growth(name: str, seeds) -> list[dict]:
         mf = v.run(v.scenario_params(name, {**v.classic_overrides(GROWTH_SIZE, GROWTH_ARRIVALS), "seed": seed})).members
         total, followers = v.powerlaw_fit(v.total_degree(mf)), v.powerlaw_fit(mf["followers"].to_numpy())
         o, control = v.overtaking(mf), v.overtaking(mf, fit_quantile=0.0)
+        lr, lr_p = v.powerlaw_vs_exponential(v.total_degree(mf))
         rows.append({"seed": seed, "alpha_total": total.alpha, "xmin_total": total.xmin, "n_tail_total": total.n_tail,
                      "sigma_total": total.sigma, "alpha_followers": followers.alpha, "xmin_followers": followers.xmin,
                      "overtaking": o.probability, "overtaking_all_latecomers": control.probability,
                      "top1_join_quantile": o.top_join_quantile, "max_degree": int(v.total_degree(mf).max()),
-                     "seconds": round(time.time() - t, 1)})
+                     "lr_powerlaw_vs_exponential": lr, "lr_p": lr_p, "seconds": round(time.time() - t, 1)})
         print(name, rows[-1], flush=True)
+    return rows
+
+
+def growth_uniform(seeds) -> list[dict]:
+    rows = []
+    for seed in seeds:
+        p = v.scenario_params("barabasi_albert", {**v.classic_overrides(GROWTH_SIZE, GROWTH_ARRIVALS),
+                                                  "adoption.attachment": "uniform", "seed": seed})
+        d = v.total_degree(v.run(p).members)
+        fit = v.powerlaw_fit(d)
+        lr, lr_p = v.powerlaw_vs_exponential(d)
+        rows.append({"seed": seed, "alpha_total": fit.alpha, "xmin_total": fit.xmin, "max_degree": int(d.max()),
+                     "lr_powerlaw_vs_exponential": lr, "lr_p": lr_p})
+        print("uniform_growth", rows[-1], flush=True)
     return rows
 
 
@@ -101,6 +116,8 @@ def main(argv=None) -> int:
                  "twitter_size": TWITTER_SIZE}
     res["exact_ba_alpha"] = exact_ba_alpha(GROWTH_SIZE, M, 20, rng)
     res["barabasi_albert"] = growth("barabasi_albert", seeds)
+    # control: the same growth with uniform attachment (exponential degrees), to show the tests discriminate
+    res["uniform_growth"] = growth_uniform(seeds[:4])
     res["bianconi_barabasi"] = growth("bianconi_barabasi", seeds)
     res["erdos_renyi"] = erdos_renyi(seeds)
     res["twitter2009"] = twitter(seeds)
@@ -109,7 +126,9 @@ def main(argv=None) -> int:
         **{f"{name}.{key}": summary(res[name], key)
            for name in ("barabasi_albert", "bianconi_barabasi")
            for key in ("alpha_total", "alpha_followers", "overtaking", "overtaking_all_latecomers",
-                       "top1_join_quantile")},
+                       "top1_join_quantile", "lr_powerlaw_vs_exponential", "lr_p")},
+        **{f"uniform_growth.{key}": summary(res["uniform_growth"], key)
+           for key in ("alpha_total", "max_degree", "lr_powerlaw_vs_exponential")},
         **{f"erdos_renyi.{key}": summary(res["erdos_renyi"], key) for key in ("pvalue", "chi2", "variance", "zero_share")},
         **{f"twitter2009.{key}": summary(res["twitter2009"], key)
            for key in ("reciprocity", "followers_powerlaw_alpha", "followers_powerlaw_xmin", "followers_powerlaw_n_tail",

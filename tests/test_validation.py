@@ -154,6 +154,9 @@ def test_barabasi_albert_degree_tail_exponent_is_3():
         fit = v.powerlaw_fit(v.total_degree(mf))
         assert 2.5 <= fit.alpha <= 3.5, fit
         alphas.append(fit.alpha)
+        # a power-law tail, not an exponential one (uniform attachment growth gives R ~ -23)
+        r, p = v.powerlaw_vs_exponential(v.total_degree(mf))
+        assert r > 0 and p < 1e-3, (r, p)
     assert abs(np.mean(alphas) - 3.0) <= BA_ALPHA_TOL, alphas
     # sharper: the same fit on samples of BA's exact degree law at the same size gives the same exponent
     rng = np.random.default_rng(0)

@@ -9,6 +9,7 @@ targets, their sources and the model's values.
 - :func:`powerlaw_fit`: discrete maximum-likelihood power-law fit (Clauset, Shalizi, Newman 2009, through the
   ``powerlaw`` package), with x_min chosen by the Kolmogorov-Smirnov distance, for follower counts within the
   body of the distribution (Kwak et al.: 2.276).
+- :func:`powerlaw_vs_exponential`: likelihood-ratio test of a power-law tail against an exponential one.
 - :func:`binomial_gof`: chi-square goodness of fit of a degree histogram to a binomial.
 - :func:`overtaking`: do fitter latecomers overtake earlier members (Bianconi-Barabasi) or not (BA)?
 - :func:`interval`: mean and t-interval of a statistic over seeds.
@@ -201,6 +202,20 @@ def powerlaw_fit(values, xmin: float | None = None, xmax: float | None = None,
     return PowerLawFit(alpha=float(alpha), xmin=float(pl.xmin), sigma=float(sigma),
                        n_tail=int(np.sum(x >= pl.xmin) - (0 if xmax is None else np.sum(x > xmax))),
                        n=int(x.size), xmax=xmax)
+
+
+def powerlaw_vs_exponential(values, xmin: float | None = None) -> tuple[float, float]:
+    """(R, p): Vuong's log-likelihood ratio of a power law against an exponential above x_min (KS-chosen when
+    not given), and its p-value. R > 0 favours the power law (Clauset, Shalizi, Newman 2009, section 5)."""
+    import powerlaw  # noqa: PLC0415
+
+    x = np.asarray(values)
+    x = x[x > 0]
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore")
+        fit = powerlaw.Fit(x, discrete=True, xmin=xmin, verbose=False)
+        r, p = fit.distribution_compare("power_law", "exponential", normalized_ratio=True)
+    return float(r), float(p)
 
 
 def twitter_statistics(out: RunOutput) -> dict[str, float]:
