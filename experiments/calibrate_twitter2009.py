@@ -58,12 +58,12 @@ PRESET = ROOT / "configs" / "scenario" / "twitter2009.yaml"
 
 # the parameters searched: (low, high, scale); "log" draws log-uniformly, "int" rounds to a whole number.
 # Two passes. "wide" (first) spans what the parameters plausibly mean; its best points miss the 67.6% share
-# (below 0.5 where reciprocity is near 22%): the share needs rare mutual ties, which the wide box seldom samples. A newcomer with c
-# offline contacts on the platform is followed back by none of them with chance about (1 - q)^c, where
-# q ~ p^2 + 2 p (1 - p) b is the chance that a contact pair ends mutual (p = offline_follow_prob, b the
-# follow-back chance); with c ~ 5, s = 0.676 needs q ~ 0.075, so p and b must be small. "focused" (second, the
-# default; the preset comes from it) searches that corner, with the other ranges narrowed around the best of
-# the wide pass.
+# (below 0.5 where reciprocity is near 22%): the share needs rare mutual ties, which the wide box seldom
+# samples. A newcomer with c offline contacts on the platform is followed back by none of them with chance
+# about (1 - q)^c, where q ~ p^2 + 2 p (1 - p) b is the chance that a contact pair ends mutual
+# (p = offline_follow_prob, b the follow-back chance); with c ~ 5, s = 0.676 needs q ~ 0.075, so p and b must
+# be small. "focused" (second, the default; the preset comes from it) searches that corner, with the other
+# ranges narrowed around the best of the wide pass.
 SPACES = {
     "wide": {
         "behaviour.offline_follow_prob": (0.02, 0.3, "lin"),  # following offline contacts at joining (both ways)

@@ -129,11 +129,12 @@ def main(argv=None) -> int:
                        "top1_join_quantile", "lr_powerlaw_vs_exponential", "lr_p")},
         **{f"uniform_growth.{key}": summary(res["uniform_growth"], key)
            for key in ("alpha_total", "max_degree", "lr_powerlaw_vs_exponential")},
-        **{f"erdos_renyi.{key}": summary(res["erdos_renyi"], key) for key in ("pvalue", "chi2", "variance", "zero_share")},
+        **{f"erdos_renyi.{key}": summary(res["erdos_renyi"], key)
+           for key in ("pvalue", "chi2", "variance", "zero_share")},
         **{f"twitter2009.{key}": summary(res["twitter2009"], key)
-           for key in ("reciprocity", "followers_powerlaw_alpha", "followers_powerlaw_xmin", "followers_powerlaw_n_tail",
-                       "followed_by_no_followee", "followed_by_no_followee_all_members", "follows_nobody",
-                       "mean_followers", "median_followees", "members", "objective")},
+           for key in ("reciprocity", "followers_powerlaw_alpha", "followers_powerlaw_xmin",
+                       "followers_powerlaw_n_tail", "followed_by_no_followee",
+                       "followed_by_no_followee_all_members", "follows_nobody", "mean_followers", "median_followees", "members", "objective")},
     }
     # the calibrated preset at other population sizes (the calibration holds at TWITTER_SIZE only)
     res["twitter2009_sizes"] = {}
