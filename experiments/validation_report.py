@@ -134,7 +134,8 @@ def main(argv=None) -> int:
         **{f"twitter2009.{key}": summary(res["twitter2009"], key)
            for key in ("reciprocity", "followers_powerlaw_alpha", "followers_powerlaw_xmin",
                        "followers_powerlaw_n_tail", "followed_by_no_followee",
-                       "followed_by_no_followee_all_members", "follows_nobody", "mean_followers", "median_followees", "members", "objective")},
+                       "followed_by_no_followee_all_members", "follows_nobody", "mean_followers",
+                       "median_followees", "members", "objective")},
     }
     # the calibrated preset at other population sizes (the calibration holds at TWITTER_SIZE only)
     res["twitter2009_sizes"] = {}
