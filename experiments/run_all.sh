@@ -6,12 +6,12 @@
 #   bash experiments/run_all.sh --fresh    # delete this script's sweeps and results first, then run everything
 #   SOCIALSIM_SCALE=ci bash experiments/run_all.sh   # the reduced sweeps, into results/sweeps/ci/ (git-ignored)
 #
-# Full scale: 1,040 model runs of 2,000 people (920 through `python -m socialsim -m +experiment=NAME`, 120 for
+# Full scale: 1,200 model runs of 2,000 people (1,080 through `python -m socialsim -m +experiment=NAME`, 120 for
 # the Morris design); the runtime measured on the shared 2-core machine is in results/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-EXPERIMENTS=(openness_vs_elite unpredictability illusion_of_intimacy local_networks early_adopters)
+EXPERIMENTS=(openness_vs_elite unpredictability illusion_of_intimacy local_networks early_adopters recommender_by_attention)
 NOTEBOOKS=(openness_vs_elite illusion_of_intimacy local_networks early_adopters sensitivity unpredictability)
 
 if [[ "${1:-}" == "--fresh" ]]; then

@@ -26,7 +26,8 @@ EXPECTED = {  # files each notebook must write
                        "who_meets.png"],
     "early_adopters": ["top50_composition.csv", "effects.csv", "over_time.png", "top50_composition.png",
                        "final.png"],
-    "sensitivity": ["morris.csv", "design.csv", "top_parameters.csv", "morris_heatmap.png", "morris_mu_sigma.png"],
+    "sensitivity": ["morris.csv", "design.csv", "top_parameters.csv", "morris_heatmap.png", "morris_mu_sigma.png",
+                    "recommender_by_attention.csv", "recommender_by_attention.png", "effects.csv"],
     "unpredictability": ["summary.csv", "effects.csv", "inequality_and_unpredictability.png",
                          "success_vs_traits.png"],
 }

@@ -35,7 +35,7 @@ def test_expected_jobs_are_hydra_override_dirnames():
 
 
 @pytest.mark.parametrize("name", ["openness_vs_elite", "illusion_of_intimacy", "local_networks", "early_adopters",
-                                  "unpredictability"])
+                                  "unpredictability", "recommender_by_attention"])
 def test_every_experiment_composes_to_valid_parameters(name):
     from socialsim.config import compose_params
 

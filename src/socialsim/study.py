@@ -48,6 +48,7 @@ CI_OVERRIDES: dict[str, dict[str, str]] = {
     "local_networks": {"meetups.rate": "0.0,0.1"},
     "early_adopters": {"adoption.elite_early_adoption": "0.0,2.0", "leaving.elite_exit_rate": "0.0,0.02"},
     "unpredictability": {"seed": "range(0,3)"},
+    "recommender_by_attention": {"platform.attention": "5,50"},
 }
 
 
