@@ -20,7 +20,8 @@ from run_notebooks import NOTEBOOKS, execute  # noqa: E402
 
 EXPECTED = {  # files each notebook must write
     "openness_vs_elite": ["summary.csv", "effects.csv", "partial_correlations.csv", "inequality.png", "who_wins.png",
-                          "mobility.png", "reach_of_the_weak.png", "amplification.csv", "amplification.png"],
+                          "mobility.png", "reach_of_the_weak.png", "amplification.csv", "amplification.png",
+                          "top10_representation.csv"],
     "illusion_of_intimacy": ["summary.csv", "by_quartile.csv", "effects.csv", "over_time.png", "by_quartile.png"],
     "local_networks": ["summary.csv", "by_quartile.csv", "effects.csv", "local_and_offline.png", "over_time.png",
                        "who_meets.png"],
