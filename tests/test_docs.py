@@ -1,12 +1,20 @@
-"""docs/ODD.md stays true to the code: its parameter and metric tables are the generated ones."""
+"""docs/ODD.md stays true to the code: its parameter and metric tables are the generated ones. Every relative
+link and image in the Markdown documents (README.md, results/README.md, docs/) points to a file that exists, and
+every in-page link to a heading of the same document."""
 
+import re
 from pathlib import Path
+
+import pytest
 
 from socialsim.metrics import METRICS
 from socialsim.params import markdown_table
 from socialsim.phases import PHASES
 
-ODD = (Path(__file__).parents[1] / "docs" / "ODD.md").read_text()
+ROOT = Path(__file__).parents[1]
+ODD = (ROOT / "docs" / "ODD.md").read_text()
+DOCUMENTS = ["README.md", "results/README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")  # [text](target) and ![alt](target)
 
 
 def _between(start: str, end: str) -> str:
@@ -28,3 +36,25 @@ def test_phase_order_is_the_documented_one():
     section = ODD.split("## 3. Process overview and scheduling")[1].split("## 4.")[0]
     documented = [line.split("**")[1] for line in section.splitlines() if line[:1].isdigit() and "**" in line]
     assert documented == [name for name, _ in PHASES]
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's id of a heading: lower case, punctuation other than - and _ dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_relative_links_and_images_resolve(document):
+    path = ROOT / document
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)  # not links inside code blocks
+    anchors = {_anchor(h) for h in re.findall(r"^#+\s+(.*)$", text, flags=re.M)}
+    broken = []
+    for target in LINK.findall(text):
+        if re.match(r"[a-z][a-z0-9+.-]*:", target):  # https:, mailto:, ...
+            continue
+        file, _, fragment = target.partition("#")
+        if file and not (path.parent / file).exists():
+            broken.append(target)
+        elif not file and fragment not in anchors:
+            broken.append(target)
+    assert not broken, f"{document}: links to nothing: {', '.join(broken)}"
