@@ -36,24 +36,6 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
 
 
 @njit(cache=True)
-def _follows(dst, alive, lo, hi, recent, rlo, rhi, a):
-    """Whether the reader whose rows these are follows a: binary search in the sorted row, then the recent ones."""
-    end = hi
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if dst[mid] < a:
-            lo = mid + 1
-        else:
-            hi = mid
-    if lo < end and dst[lo] == a and alive[lo]:
-        return True
-    for k in range(rlo, rhi):
-        if dst[recent[k]] == a:
-            return True
-    return False
-
-
-@njit(cache=True)
 def _shuffle_head(idx, lo, hi, k):
     """Partial Fisher-Yates: a uniform random choice of k of idx[lo:hi], placed at idx[lo:lo+k]."""
     for t in range(lo, min(hi, lo + k)):
@@ -81,6 +63,10 @@ def _read(seed, readers, row_ptr, recent_ptr, recent, dst, alive, flags, appeal,
     r_author = np.empty(width, np.int64)
     r_appeal = np.empty(width, np.float64)
     r_born = np.empty(width, np.int64)
+    r_next = np.empty(width, np.int64)
+    stamp = np.zeros(appeal.shape[0], np.int64)  # i + 1 where author a has an entry in reader i's reshares
+    head = np.empty(appeal.shape[0], np.int64)
+    followed = np.zeros(appeal.shape[0], np.int32)  # i + 1 where reader i follows f (marked in the first walk)
     order = np.empty(width, np.int64)
     pos = 0
     for i in range(readers.shape[0]):
@@ -89,14 +75,13 @@ def _read(seed, readers, row_ptr, recent_ptr, recent, dst, alive, flags, appeal,
         rlo, rhi = recent_ptr[r], recent_ptr[r + 1]
         m = 0
         nr = 0
+        resharers = 0
         for k in range(lo, hi + rhi - rlo):
             e = k if k < hi else recent[rlo + k - hi]
             if not alive[e]:
                 continue
             f = dst[e]
             flag = flags[f]
-            if flag == 0:
-                continue
             if flag & 1:
                 if m == c_author.shape[0]:
                     c_author, c_appeal, c_edge, c_born = _grow(c_author), _grow(c_appeal), _grow(c_edge), _grow(c_born)
@@ -105,25 +90,43 @@ def _read(seed, readers, row_ptr, recent_ptr, recent, dst, alive, flags, appeal,
                 c_edge[m] = e
                 c_born[m] = step
                 m += 1
-            if flag & 2:
+            resharers += flag >> 1
+            followed[f] = i + 1
+        # a chronological timeline shows reshares only after all fresh posts, so they are gathered (in a
+        # second walk, in the same order) only when the fresh posts leave room for them
+        if resharers > 0 and (ranked or m < attention):
+            for k in range(lo, hi + rhi - rlo):
+                e = k if k < hi else recent[rlo + k - hi]
+                if not alive[e] or not flags[dst[e]] & 2:
+                    continue
+                f = dst[e]
                 for j in range(rs_indptr[f], rs_indptr[f + 1]):
                     a = rs_author[j]
                     # old posts no longer circulate; one's own posts and posts of followees (already in the
                     # timeline) are not shown again; a post reshared by several followees is shown once
-                    if rs_born[j] <= expired or a == r or _follows(dst, alive, lo, hi, recent, rlo, rhi, a):
+                    if rs_born[j] <= expired or a == r or followed[a] == i + 1:
                         continue
+                    # the reader's earlier reshare entries by the same author are chained from head[a]
+                    listed = stamp[a] == i + 1
                     seen = False
-                    for t in range(nr):
-                        if r_author[t] == a and r_born[t] == rs_born[j]:
-                            seen = True
-                            break
+                    if listed:
+                        t = head[a]
+                        while t >= 0:
+                            if r_born[t] == rs_born[j]:
+                                seen = True
+                                break
+                            t = r_next[t]
                     if seen:
                         continue
                     if nr == r_author.shape[0]:
                         r_author, r_appeal, r_born = _grow(r_author), _grow(r_appeal), _grow(r_born)
+                        r_next = _grow(r_next)
                     r_author[nr] = a
                     r_appeal[nr] = rs_appeal[j]
                     r_born[nr] = rs_born[j]
+                    r_next[nr] = head[a] if listed else -1
+                    head[a] = nr
+                    stamp[a] = i + 1
                     nr += 1
         fresh = m
         if m + nr > c_author.shape[0]:
