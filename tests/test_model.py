@@ -39,6 +39,31 @@ def test_same_seed_same_data_and_different_seed_different_data():
     assert not a.timeseries().equals(c.timeseries())
 
 
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_mixture_key_order_changes_neither_the_hash_nor_the_run(engine):
+    """The configuration hash sorts the keys of platform.recommender_mix; the run must not depend on their
+    order either (it draws the recommenders in the order of BASE_RECOMMENDERS)."""
+    from socialsim.config import config_hash
+    from socialsim.reference import ReferenceModel
+
+    weights = {"random": 0.2, "popularity": 0.3, "friends_of_friends": 0.1, "local": 0.25, "newcomer": 0.15}
+    size, steps = (SMALL["population.size"], 60) if engine == "fast" else (150, 25)
+    models = []
+    for keys in (list(weights), list(reversed(weights))):
+        params = Params.from_dict(SMALL, **SOCIAL, **{"population.size": size, "run.steps": steps, "seed": 3,
+                                                      "platform.recommender": "mixture",
+                                                      "platform.recommender_mix": {k: weights[k] for k in keys}})
+        assert list(params.platform.recommender_mix) == keys
+        models.append(((PlatformModel if engine == "fast" else ReferenceModel)(params), config_hash(params)))
+    (a, hash_a), (b, hash_b) = models
+    assert hash_a == hash_b
+    a.run(), b.run()
+    assert a.follows_frame().shape[0] > 0
+    pd.testing.assert_frame_equal(a.timeseries(), b.timeseries())
+    pd.testing.assert_frame_equal(a.member_frame(), b.member_frame())
+    pd.testing.assert_frame_equal(a.follows_frame(), b.follows_frame())
+
+
 @pytest.mark.parametrize("overrides", [
     {},
     {"platform.recommender": "friends_of_friends", "platform.timeline": "engagement"},

@@ -82,7 +82,8 @@ class PlatformParams:
     recommender_slots: int = _p(2, "recommendations shown per online member per step (k)", (0, None))
     recommender_mix: dict = _p(
         {"random": 0.5, "popularity": 0.5},
-        "weights of base recommenders for recommender=mixture (keys: " + ", ".join(BASE_RECOMMENDERS) + ")",
+        "weights of base recommenders for recommender=mixture (keys: " + ", ".join(BASE_RECOMMENDERS)
+        + "; used in this order, whatever order they are given in)",
     )
     newcomer_share: float = _p(0.5, "share of slots for recent joiners under recommender=newcomer_boost", PROB)
     newcomer_window: int = _p(30, "steps a member counts as a newcomer", (1, None))

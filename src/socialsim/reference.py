@@ -173,7 +173,7 @@ class Person(mesa.Agent):
         if not self.online or not model.recommenders:
             return
         b = model.params.behaviour
-        names, weights = zip(*model.recommenders.items())
+        names, weights = zip(*model.recommenders.items())  # canonical order (BASE_RECOMMENDERS), see mixture_weights
         for _ in range(model.params.platform.recommender_slots):
             kind = model.random.choices(names, weights)[0]
             c = model.suggest(kind, self)

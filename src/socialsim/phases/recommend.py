@@ -16,6 +16,9 @@ from ..state import ACTIVE, State
 
 
 def mixture_weights(params: Params) -> dict[str, float]:
+    """The normalised weights of the base recommenders in use, keyed in the order of ``BASE_RECOMMENDERS``
+    whatever the order of the user's ``platform.recommender_mix``: the slots are drawn in this order, and
+    the configuration hash (like summary.json) sorts the keys, so equal weights must give equal runs."""
     pl = params.platform
     if pl.recommender == "none" or pl.recommender_slots == 0:
         return {}
@@ -26,7 +29,7 @@ def mixture_weights(params: Params) -> dict[str, float]:
     else:
         mix = {pl.recommender: 1.0}
     total = sum(mix.values())
-    return {k: v / total for k, v in mix.items() if v > 0}
+    return {k: mix[k] / total for k in BASE_RECOMMENDERS if mix.get(k, 0) > 0}
 
 
 def run(state: State, params: Params, rng: np.random.Generator) -> None:
@@ -36,7 +39,7 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
         return
     k = params.platform.recommender_slots
     reader = np.repeat(readers, k)
-    names = list(weights)
+    names = list(weights)  # canonical order (BASE_RECOMMENDERS), not the order the mix was given in
     kind = rng.choice(len(names), size=reader.size, p=[weights[x] for x in names])
     candidate = np.full(reader.size, -1, np.int64)
     pool = np.flatnonzero(state.status == ACTIVE)
