@@ -55,8 +55,8 @@ def pick(jobs: list[Path], k: int) -> list[Path]:
 def stored_params(job: Path):
     """The job's configuration as stored: Hydra's composed config (``.hydra/config.yaml``), or for a Morris run
     its row of the sweep's design.csv turned into parameters by socialsim.study.morris_overrides, as
-    study.run_morris does (the order of the ``platform.recommender_mix`` keys matters to the model, and the
-    summary's flattened ``params`` list them sorted, so they are not used to rebuild a run)."""
+    study.run_morris does (the design row is what the sweep ran; the model draws the ``platform.recommender_mix``
+    keys in a fixed order, so their order in the summary's flattened ``params``, sorted, does not matter)."""
     import pandas as pd
     from omegaconf import OmegaConf
 
