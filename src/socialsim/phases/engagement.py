@@ -22,10 +22,13 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     followed = tl.edge[tl.edge >= 0]
     g.familiarity[followed] += params.intimacy.familiarity_gain
 
-    engaged = rng.random(len(tl)) < rules.engage_probability(tl.appeal, b.engage_base, b.engage_slope)
+    engaged = np.flatnonzero(rng.random(len(tl)) < rules.engage_probability(tl.appeal, b.engage_base, b.engage_slope))
     state.engagements += np.bincount(tl.author[engaged], minlength=n)
-    reply = engaged & (rng.random(len(tl)) < rules.reply_probability(pop.shyness[tl.reader], b.reply_share))
-    answered = reply & (rng.random(len(tl)) < rules.answer_probability(pop.shyness[tl.author], b.answer_prob))
+    # one draw per item keeps the random stream independent of who engaged; only the engaged need a rule
+    u = rng.random(len(tl))[engaged]
+    reply = engaged[u < rules.reply_probability(pop.shyness[tl.reader[engaged]], b.reply_share)]
+    u = rng.random(len(tl))[reply]
+    answered = reply[u < rules.answer_probability(pop.shyness[tl.author[reply]], b.answer_prob)]
     # an answered reply is two-way contact: closeness grows on both sides' follows, where they exist
     pair_r, pair_a = tl.reader[answered], tl.author[answered]
     edges = np.concatenate([g.find(pair_r, pair_a), g.find(pair_a, pair_r)])
@@ -41,4 +44,4 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     state.expose(tl.reader[stranger], author,
                  rules.follow_probability(tl.appeal[stranger], pop.reach[author], b.follow_base, b.follow_slope,
                                           b.prominence))
-    state.counts.update(replies=int(reply.sum()), answered=int(answered.sum()), reshares=len(state.reshares_new.author))
+    state.counts.update(replies=len(reply), answered=len(answered), reshares=len(state.reshares_new.author))
