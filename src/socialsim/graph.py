@@ -325,6 +325,11 @@ class FollowGraph:
         recent_ptr, recent, _ = _out_csr(self.src, self.dst, self.alive, self.used, self.n, self.sorted_until)
         return self._rows, recent_ptr, recent
 
+    @property
+    def sorted_rows(self) -> np.ndarray:
+        """row_ptr of the sorted prefix: member i's followees are slots row_ptr[i]:row_ptr[i+1] (dead included)."""
+        return self._rows
+
     # --- views -------------------------------------------------------------
     def followees_csr(self) -> CSR:
         """The live follows by follower (rebuilt after any change, O(edges))."""
