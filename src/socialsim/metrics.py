@@ -185,13 +185,29 @@ def _intimacy_kernel(src, familiarity, closeness, alive, used, n, threshold):
     total = np.zeros(n)
     distant = np.zeros(n)
     close = 0
+    # follows are mostly grouped by follower, so the running sums stay in registers while the follower is
+    # the same (the additions happen in the same order as one by one, so the sums are the same)
+    who = -1
+    t = 0.0
+    d = 0.0
     for e in range(used):
         if alive[e]:
-            total[src[e]] += familiarity[e]
+            s = src[e]
+            if s != who:
+                if who >= 0:
+                    total[who] = t
+                    distant[who] = d
+                who = s
+                t = total[s]
+                d = distant[s]
+            t += familiarity[e]
             if closeness[e] >= threshold:
                 close += 1
             else:
-                distant[src[e]] += familiarity[e]
+                d += familiarity[e]
+    if who >= 0:
+        total[who] = t
+        distant[who] = d
     gap = 0.0
     count = 0
     for i in range(n):
