@@ -87,6 +87,33 @@ def test_figures_and_table(sweep_dir):
         plot_over_time(ts, "not_a_metric")
 
 
+def test_figures_are_the_same_when_drawn_again():
+    """The bootstrap of the confidence intervals is seeded: the same data give the same PNG bytes."""
+    import io
+
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    runs = pd.DataFrame({"platform.recommender": np.repeat(["random", "local"], 10), "seed": np.tile(range(10), 2),
+                         "gini_followers": rng.random(20)})
+    ts = pd.DataFrame({"platform.recommender": np.repeat(["random", "local"], 50), "seed": np.tile(range(10), 10),
+                       "step": np.tile(np.repeat(range(5), 10), 2), "gini_followers": rng.random(100)})
+
+    def png(draw) -> bytes:
+        fig, ax = plt.subplots()
+        draw(ax)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        plt.close(fig)
+        return buf.getvalue()
+
+    for draw in (lambda ax: plot_final(runs, "gini_followers", by="platform.recommender", ax=ax),
+                 lambda ax: plot_final(runs, "gini_followers", by="platform.recommender", kind="bar", ax=ax),
+                 lambda ax: plot_over_time(ts, "gini_followers", by="platform.recommender", ax=ax)):
+        assert png(draw) == png(draw)
+
+
 def test_run_folder_is_complete_and_reruns_are_skipped(tmp_path):
     p = tiny()
     summary, skipped = run_to_folder(p, tmp_path)

@@ -155,24 +155,26 @@ def _label(metric: str) -> str:
 
 
 def plot_over_time(ts: pd.DataFrame, metric: str, by: str | None = None, *, style: str | None = None,
-                   ax=None, errorbar: Any = ("ci", 95), **kwargs):
+                   ax=None, errorbar: Any = ("ci", 95), seed: int | None = 0, **kwargs):
     """A metric over time, one line per condition (``by``, default: the first swept column that varies) with a
-    confidence band across seeds; on a new figure unless ``ax`` is given. Returns the Axes."""
+    confidence band across seeds; on a new figure unless ``ax`` is given. ``seed`` seeds seaborn's bootstrap
+    of the band, so the same data give the same figure. Returns the Axes."""
     import seaborn as sns
 
     if metric not in ts:
         raise KeyError(f"{metric!r} is not a column; metrics: {', '.join(METRIC_NAMES)}")
     ax = sns.lineplot(data=ts, x="step", y=metric, hue=_default_by(ts, by), style=style, errorbar=errorbar,
-                      ax=_new_axes(ax), **kwargs)
+                      seed=seed, ax=_new_axes(ax), **kwargs)
     ax.set_ylabel(_label(metric))
     ax.set_title(METRICS.get(metric, metric).split(" [")[0], fontsize="small")
     return ax
 
 
 def plot_final(runs: pd.DataFrame, metric: str, by: str | None = None, *, hue: str | None = None,
-               kind: str = "point", ax=None, errorbar: Any = ("ci", 95), **kwargs):
+               kind: str = "point", ax=None, errorbar: Any = ("ci", 95), seed: int | None = 0, **kwargs):
     """A final metric by condition (``by`` on the x axis, optionally ``hue``): ``kind`` 'point' (mean and CI),
-    'bar', 'box' or 'strip' (every seed); on a new figure unless ``ax`` is given. Returns the Axes."""
+    'bar', 'box' or 'strip' (every seed); on a new figure unless ``ax`` is given. ``seed`` seeds seaborn's
+    bootstrap of the CI ('point' and 'bar'), so the same data give the same figure. Returns the Axes."""
     import seaborn as sns
 
     if metric not in runs:
@@ -183,6 +185,7 @@ def plot_final(runs: pd.DataFrame, metric: str, by: str | None = None, *, hue: s
         raise ValueError(f"kind must be one of {', '.join(plotters)}; got {kind!r}")
     if kind in ("point", "bar"):
         kwargs["errorbar"] = errorbar
+        kwargs["seed"] = seed
     if kind == "point" and hue is not None:
         kwargs.setdefault("dodge", 0.3)
     ax = plotters[kind](data=runs, x=by, y=metric, hue=hue, ax=_new_axes(ax), **kwargs)
