@@ -27,9 +27,12 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     rs = state.reshares_prev if pl.reshares else Reshares.empty()
     rs_indptr = np.concatenate([[0], np.cumsum(np.bincount(rs.resharer, minlength=state.n))])
     order = np.argsort(rs.resharer, kind="stable")
-    # one byte per member, so the walk over followees touches little memory: 1 = posted now, 2 = reshared last step
-    flags = state.posted.astype(np.uint8) | (2 * (np.diff(rs_indptr) > 0)).astype(np.uint8)
-    out = _read(int(rng.integers(2**62)), readers, row_ptr, recent_ptr, recent, g.dst, g.alive, flags,
+    # one cell per member holds what the walk over followees needs, so each followee costs one memory access:
+    # bit 0 = posted now, bit 1 = reshared last step, the bits above = the last reader (index + 1) following them
+    cell = (state.posted.astype(np.int32) | (2 * (np.diff(rs_indptr) > 0)).astype(np.int32))
+    if readers.size >= 2**29:
+        cell = cell.astype(np.int64)
+    out = _read(int(rng.integers(2**62)), readers, row_ptr, recent_ptr, recent, g.dst, g.alive, cell,
                 state.appeal, rs_indptr, rs.author[order], rs.appeal[order], rs.born[order],
                 state.step - pl.post_lifetime, pl.attention, pl.timeline == "engagement", state.step)
     state.timeline = Timeline(*out, reshared=out[3] < 0)
@@ -44,7 +47,7 @@ def _shuffle_head(idx, lo, hi, k):
 
 
 @njit(cache=True)
-def _read(seed, readers, row_ptr, recent_ptr, recent, dst, alive, flags, appeal, rs_indptr, rs_author, rs_appeal,
+def _read(seed, readers, row_ptr, recent_ptr, recent, dst, alive, cell, appeal, rs_indptr, rs_author, rs_appeal,
           rs_born, expired, attention, ranked, step):
     np.random.seed(seed)
     total = readers.shape[0] * attention
@@ -66,7 +69,6 @@ def _read(seed, readers, row_ptr, recent_ptr, recent, dst, alive, flags, appeal,
     r_next = np.empty(width, np.int64)
     stamp = np.zeros(appeal.shape[0], np.int64)  # i + 1 where author a has an entry in reader i's reshares
     head = np.empty(appeal.shape[0], np.int64)
-    followed = np.zeros(appeal.shape[0], np.int32)  # i + 1 where reader i follows f (marked in the first walk)
     order = np.empty(width, np.int64)
     pos = 0
     for i in range(readers.shape[0]):
@@ -81,7 +83,8 @@ def _read(seed, readers, row_ptr, recent_ptr, recent, dst, alive, flags, appeal,
             if not alive[e]:
                 continue
             f = dst[e]
-            flag = flags[f]
+            c = cell[f]
+            flag = c & 3
             if flag & 1:
                 if m == c_author.shape[0]:
                     c_author, c_appeal, c_edge, c_born = _grow(c_author), _grow(c_appeal), _grow(c_edge), _grow(c_born)
@@ -91,20 +94,20 @@ def _read(seed, readers, row_ptr, recent_ptr, recent, dst, alive, flags, appeal,
                 c_born[m] = step
                 m += 1
             resharers += flag >> 1
-            followed[f] = i + 1
+            cell[f] = ((i + 1) << 2) | flag
         # a chronological timeline shows reshares only after all fresh posts, so they are gathered (in a
         # second walk, in the same order) only when the fresh posts leave room for them
         if resharers > 0 and (ranked or m < attention):
             for k in range(lo, hi + rhi - rlo):
                 e = k if k < hi else recent[rlo + k - hi]
-                if not alive[e] or not flags[dst[e]] & 2:
+                if not alive[e] or not cell[dst[e]] & 2:
                     continue
                 f = dst[e]
                 for j in range(rs_indptr[f], rs_indptr[f + 1]):
                     a = rs_author[j]
                     # old posts no longer circulate; one's own posts and posts of followees (already in the
                     # timeline) are not shown again; a post reshared by several followees is shown once
-                    if rs_born[j] <= expired or a == r or followed[a] == i + 1:
+                    if rs_born[j] <= expired or a == r or cell[a] >> 2 == i + 1:
                         continue
                     # the reader's earlier reshare entries by the same author are chained from head[a]
                     listed = stamp[a] == i + 1
