@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..graph import _mix
 from ..params import Params
 from ..state import Reshares, State, Timeline
 
@@ -66,9 +67,8 @@ def _read(seed, readers, row_ptr, recent_ptr, recent, dst, alive, cell, appeal, 
     r_author = np.empty(width, np.int64)
     r_appeal = np.empty(width, np.float64)
     r_born = np.empty(width, np.int64)
-    r_next = np.empty(width, np.int64)
-    stamp = np.zeros(appeal.shape[0], np.int64)  # i + 1 where author a has an entry in reader i's reshares
-    head = np.empty(appeal.shape[0], np.int64)
+    h_key = np.empty(1024, np.int64)
+    h_stamp = np.zeros(1024, np.int64)
     order = np.empty(width, np.int64)
     pos = 0
     for i in range(readers.shape[0]):
@@ -109,27 +109,24 @@ def _read(seed, readers, row_ptr, recent_ptr, recent, dst, alive, cell, appeal, 
                     # timeline) are not shown again; a post reshared by several followees is shown once
                     if rs_born[j] <= expired or a == r or cell[a] >> 2 == i + 1:
                         continue
-                    # the reader's earlier reshare entries by the same author are chained from head[a]
-                    listed = stamp[a] == i + 1
-                    seen = False
-                    if listed:
-                        t = head[a]
-                        while t >= 0:
-                            if r_born[t] == rs_born[j]:
-                                seen = True
-                                break
-                            t = r_next[t]
-                    if seen:
+                    # a small hash of (author, born) per reader, stamped with the reader so it is never cleared,
+                    # stays in cache where a per-member table would not
+                    key = a * (step + 1) + rs_born[j]
+                    if 2 * nr >= h_key.shape[0]:
+                        h_key, h_stamp = _rehash(h_key, h_stamp, i + 1)
+                    mask = h_key.shape[0] - 1
+                    t = np.int64(_mix(key) & np.uint64(mask))
+                    while h_stamp[t] == i + 1 and h_key[t] != key:
+                        t = (t + 1) & mask
+                    if h_stamp[t] == i + 1:
                         continue
+                    h_stamp[t] = i + 1
+                    h_key[t] = key
                     if nr == r_author.shape[0]:
                         r_author, r_appeal, r_born = _grow(r_author), _grow(r_appeal), _grow(r_born)
-                        r_next = _grow(r_next)
                     r_author[nr] = a
                     r_appeal[nr] = rs_appeal[j]
                     r_born[nr] = rs_born[j]
-                    r_next[nr] = head[a] if listed else -1
-                    head[a] = nr
-                    stamp[a] = i + 1
                     nr += 1
         fresh = m
         if m + nr > c_author.shape[0]:
@@ -169,6 +166,22 @@ def _read(seed, readers, row_ptr, recent_ptr, recent, dst, alive, cell, appeal, 
             o_born[pos] = c_born[j]
             pos += 1
     return o_reader[:pos], o_author[:pos], o_appeal[:pos], o_edge[:pos], o_born[:pos]
+
+
+@njit(cache=True)
+def _rehash(h_key, h_stamp, stamp):
+    """Twice the table, keeping the current reader's entries."""
+    key2 = np.empty(2 * h_key.shape[0], np.int64)
+    stamp2 = np.zeros(2 * h_key.shape[0], np.int64)
+    mask = key2.shape[0] - 1
+    for t in range(h_key.shape[0]):
+        if h_stamp[t] == stamp:
+            u = np.int64(_mix(h_key[t]) & np.uint64(mask))
+            while stamp2[u] == stamp:
+                u = (u + 1) & mask
+            stamp2[u] = stamp
+            key2[u] = h_key[t]
+    return key2, stamp2
 
 
 @njit(cache=True)
