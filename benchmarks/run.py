@@ -59,6 +59,7 @@ def worker(engine: str, size: int, steps: int, seed: int, trace: bool, overrides
     cls = PlatformModel if engine == "fast" else ReferenceModel
     t0 = time.perf_counter()
     cls(population__size=200, seed=seed).run(5)  # warm-up: numba kernels are compiled or loaded from cache
+    phase_s = _time_phases() if engine == "fast" else {}
     warmup = time.perf_counter() - t0
     rss_warm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     load0 = os.getloadavg()[0]
@@ -77,6 +78,10 @@ def worker(engine: str, size: int, steps: int, seed: int, trace: bool, overrides
         members.append(int(m.metrics["members"]))
         last = now
 
+    if engine == "fast":
+        for name in ("measure", "_sync_members"):
+            setattr(model, name, _timed(phase_s, name.lstrip("_"), getattr(model, name)))
+        model.state.graph.compact = _timed(phase_s, "compact", model.state.graph.compact)
     t0 = time.perf_counter()
     model.run(steps, progress=progress)
     run = time.perf_counter() - t0
@@ -89,10 +94,29 @@ def worker(engine: str, size: int, steps: int, seed: int, trace: bool, overrides
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "warmup_rss_bytes": rss_warm, "load_before": load0, "load_after": os.getloadavg()[0],
     }
+    if phase_s:
+        out["phase_s"] = dict(phase_s)
     if trace:
         out["step_s"] = times
         out["step_edges"] = edges
     return out
+
+
+def _timed(totals: dict, name: str, fn):
+    def timed(*args):
+        t = time.perf_counter()
+        fn(*args)
+        totals[name] = totals.get(name, 0.0) + time.perf_counter() - t
+    return timed
+
+
+def _time_phases() -> dict:
+    """Wall time per phase of the fast model's step (the step looks its phases up in socialsim.model.PHASES)."""
+    import socialsim.model
+
+    totals: dict = {}
+    socialsim.model.PHASES = [(name, _timed(totals, name, fn)) for name, fn in socialsim.model.PHASES]
+    return totals
 
 
 def run_worker(engine: str, size: int, steps: int, seed: int, trace: bool = True, overrides=None) -> dict:
@@ -116,6 +140,9 @@ def summarise(runs: list[dict]) -> dict:
                run_s_all=[r["run_s"] for r in runs], build_s_all=[r["build_s"] for r in runs],
                load=[[round(r["load_before"], 2), round(r["load_after"], 2)] for r in runs],
                measured=_now())
+    if runs[0].get("phase_s"):
+        out["phase_s"] = {k: float(statistics.median(r["phase_s"].get(k, 0.0) for r in runs))
+                          for k in runs[0]["phase_s"]}
     return out
 
 
@@ -320,6 +347,18 @@ def report(results: dict) -> str:
                          f"{r['cpu_s']:.2f} | {r['member_steps_per_s']:,.0f} | {_gib(r['peak_rss_bytes'])} | "
                          f"{r['final_edges']:,.0f} | {r['repeats']} | {_load(r)} |")
         lines.append("")
+        timed = {k: r for k, r in results["fast"].items() if r.get("phase_s")}
+        if timed:
+            sizes = sorted(timed, key=int)
+            phases = sorted(timed[sizes[-1]]["phase_s"], key=lambda p: -timed[sizes[-1]]["phase_s"][p])
+            lines += ["Where the run time goes: share of the run's wall time spent in each phase of the step "
+                      "(medians over the runs).", "",
+                      "| phase | " + " | ".join(_fmt_size(int(k)) for k in sizes) + " |",
+                      "|---|" + "---:|" * len(sizes)]
+            for ph in phases:
+                lines.append(f"| {ph} | " + " | ".join(
+                    f"{100 * timed[k]['phase_s'].get(ph, 0.0) / timed[k]['run_s']:.0f}%" for k in sizes) + " |")
+            lines.append("")
     if "reference" in results:
         lines += ["## Per-agent reference (ReferenceModel) against the fast model, same sizes and steps", "",
                   "| people | steps | reference run (s) | reference member-steps/s | reference peak | fast run (s) | "
