@@ -53,28 +53,17 @@ def _silent_edges(seed, readers, row_ptr, sorted_until, src, dst, alive, met, us
     follows after it, so the random draws match a scan of every slot.
     """
     np.random.seed(seed)
-    out = np.empty(1024, np.int64)
+    out = np.empty(used, np.int64)  # an upper bound, so the loop never reassigns it (pages untouched cost nothing)
     m = 0
     for i in range(readers.shape[0]):
         r = readers[i]
         for e in range(row_ptr[r], row_ptr[r + 1]):
             if alive[e] and not met[e] and silent_since[dst[e]] < before and np.random.random() < prob:
-                if m == out.shape[0]:
-                    out = _grow(out)
                 out[m] = e
                 m += 1
     for e in range(sorted_until, used):
         if alive[e] and not met[e] and online[src[e]] and silent_since[dst[e]] < before:
             if np.random.random() < prob:
-                if m == out.shape[0]:
-                    out = _grow(out)
                 out[m] = e
                 m += 1
     return out[:m]
-
-
-@njit(cache=True)
-def _grow(a):
-    out = np.empty(2 * a.shape[0], a.dtype)
-    out[: a.shape[0]] = a
-    return out

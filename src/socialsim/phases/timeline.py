@@ -57,47 +57,56 @@ def _read(seed, readers, row_ptr, recent_ptr, recent, dst, alive, cell, appeal, 
     o_appeal = np.empty(total, np.float64)
     o_edge = np.empty(total, np.int64)
     o_born = np.empty(total, np.int64)
-    width = 64
+    # the buffers are sized once for the largest possible timeline (every followee posts and every reshare is
+    # new): arrays reassigned inside the loop would make numba count references on every access
+    longest = 0
+    for i in range(readers.shape[0]):
+        r = readers[i]
+        longest = max(longest, row_ptr[r + 1] - row_ptr[r] + recent_ptr[r + 1] - recent_ptr[r])
+    width = longest + rs_author.shape[0] + 1
     c_author = np.empty(width, np.int64)
     c_appeal = np.empty(width, np.float64)
     c_edge = np.empty(width, np.int64)
     c_born = np.empty(width, np.int64)
     c_key = np.empty(width, np.float64)
-    # reshares are gathered apart from fresh posts, then appended after them
-    r_author = np.empty(width, np.int64)
-    r_appeal = np.empty(width, np.float64)
-    r_born = np.empty(width, np.int64)
-    h_key = np.empty(1024, np.int64)
-    h_stamp = np.zeros(1024, np.int64)
     order = np.empty(width, np.int64)
+    # a hash of the (author, born) reshares a reader has, stamped with the reader so it is never cleared; each
+    # reader uses a prefix sized to its own reshares, which stays in cache
+    size = 2
+    while size < 2 * rs_author.shape[0] + 2:
+        size *= 2
+    h_key = np.empty(size, np.int64)
+    h_stamp = np.zeros(size, np.int64)
     pos = 0
     for i in range(readers.shape[0]):
         r = readers[i]
         lo, hi = row_ptr[r], row_ptr[r + 1]
         rlo, rhi = recent_ptr[r], recent_ptr[r + 1]
         m = 0
-        nr = 0
-        resharers = 0
+        shared = 0
         for k in range(lo, hi + rhi - rlo):
             e = k if k < hi else recent[rlo + k - hi]
             if not alive[e]:
                 continue
             f = dst[e]
-            c = cell[f]
-            flag = c & 3
+            flag = cell[f] & 3
             if flag & 1:
-                if m == c_author.shape[0]:
-                    c_author, c_appeal, c_edge, c_born = _grow(c_author), _grow(c_appeal), _grow(c_edge), _grow(c_born)
                 c_author[m] = f
                 c_appeal[m] = appeal[f]
                 c_edge[m] = e
                 c_born[m] = step
                 m += 1
-            resharers += flag >> 1
+            if flag & 2:
+                shared += rs_indptr[f + 1] - rs_indptr[f]
             cell[f] = ((i + 1) << 2) | flag
+        fresh = m
         # a chronological timeline shows reshares only after all fresh posts, so they are gathered (in a
         # second walk, in the same order) only when the fresh posts leave room for them
-        if resharers > 0 and (ranked or m < attention):
+        if shared > 0 and (ranked or m < attention):
+            mask = 1
+            while mask < 2 * shared + 1:
+                mask *= 2
+            mask -= 1
             for k in range(lo, hi + rhi - rlo):
                 e = k if k < hi else recent[rlo + k - hi]
                 if not alive[e] or not cell[dst[e]] & 2:
@@ -109,12 +118,7 @@ def _read(seed, readers, row_ptr, recent_ptr, recent, dst, alive, cell, appeal, 
                     # timeline) are not shown again; a post reshared by several followees is shown once
                     if rs_born[j] <= expired or a == r or cell[a] >> 2 == i + 1:
                         continue
-                    # a small hash of (author, born) per reader, stamped with the reader so it is never cleared,
-                    # stays in cache where a per-member table would not
                     key = a * (step + 1) + rs_born[j]
-                    if 2 * nr >= h_key.shape[0]:
-                        h_key, h_stamp = _rehash(h_key, h_stamp, i + 1)
-                    mask = h_key.shape[0] - 1
                     t = np.int64(_mix(key) & np.uint64(mask))
                     while h_stamp[t] == i + 1 and h_key[t] != key:
                         t = (t + 1) & mask
@@ -122,36 +126,21 @@ def _read(seed, readers, row_ptr, recent_ptr, recent, dst, alive, cell, appeal, 
                         continue
                     h_stamp[t] = i + 1
                     h_key[t] = key
-                    if nr == r_author.shape[0]:
-                        r_author, r_appeal, r_born = _grow(r_author), _grow(r_appeal), _grow(r_born)
-                    r_author[nr] = a
-                    r_appeal[nr] = rs_appeal[j]
-                    r_born[nr] = rs_born[j]
-                    nr += 1
-        fresh = m
-        if m + nr > c_author.shape[0]:
-            c_author, c_appeal = _grow(c_author, m + nr), _grow(c_appeal, m + nr)
-            c_edge, c_born = _grow(c_edge, m + nr), _grow(c_born, m + nr)
-        for j in range(nr):
-            c_author[m] = r_author[j]
-            c_appeal[m] = r_appeal[j]
-            c_edge[m] = -1
-            c_born[m] = r_born[j]
-            m += 1
+                    c_author[m] = a
+                    c_appeal[m] = rs_appeal[j]
+                    c_edge[m] = -1
+                    c_born[m] = rs_born[j]
+                    m += 1
         if m == 0:
             continue
         take = min(m, attention)
         if ranked:
             # by engagement: the highest appeal first
-            if c_key.shape[0] < m:
-                c_key = np.empty(max(m, 2 * c_key.shape[0]), np.float64)
             for j in range(m):
                 c_key[j] = -c_appeal[j]
             idx = np.argsort(c_key[:m])[:take]
         else:
             # chronological: this step's posts in random order, then last step's reshares in random order
-            if order.shape[0] < m:
-                order = np.empty(max(m, 2 * order.shape[0]), np.int64)
             for j in range(m):
                 order[j] = j
             _shuffle_head(order, 0, fresh, take)
@@ -166,26 +155,3 @@ def _read(seed, readers, row_ptr, recent_ptr, recent, dst, alive, cell, appeal, 
             o_born[pos] = c_born[j]
             pos += 1
     return o_reader[:pos], o_author[:pos], o_appeal[:pos], o_edge[:pos], o_born[:pos]
-
-
-@njit(cache=True)
-def _rehash(h_key, h_stamp, stamp):
-    """Twice the table, keeping the current reader's entries."""
-    key2 = np.empty(2 * h_key.shape[0], np.int64)
-    stamp2 = np.zeros(2 * h_key.shape[0], np.int64)
-    mask = key2.shape[0] - 1
-    for t in range(h_key.shape[0]):
-        if h_stamp[t] == stamp:
-            u = np.int64(_mix(h_key[t]) & np.uint64(mask))
-            while stamp2[u] == stamp:
-                u = (u + 1) & mask
-            stamp2[u] = stamp
-            key2[u] = h_key[t]
-    return key2, stamp2
-
-
-@njit(cache=True)
-def _grow(a, at_least=0):
-    out = np.empty(max(2 * a.shape[0], at_least), a.dtype)
-    out[: a.shape[0]] = a
-    return out
