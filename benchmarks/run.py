@@ -1,7 +1,7 @@
 """Speed and memory benchmarks of socialsim, on the machine it runs on.
 
-    python benchmarks/run.py                                  # everything except 1e6 (about 15-30 min)
-    python benchmarks/run.py --only fast --sizes 1e6 --repeats 1   # the million-member run (minutes, GBs)
+    python benchmarks/run.py                                  # everything except 1e6 (about 20 min)
+    python benchmarks/run.py --only fast --sizes 1e6 --repeats 1   # the million-member run (about 14 min, 5 GB)
     python benchmarks/run.py --only reference multirun        # some sections only
 
 Sections (``--only``; default all):
@@ -9,7 +9,8 @@ Sections (``--only``; default all):
 * ``fast``: the fast model (PlatformModel) at ``--sizes`` people x ``--steps`` steps: build time, run time,
   member-steps per second (population size x steps / run time) and peak memory (the maximum resident set of
   a fresh process per run, ``resource.getrusage``). Each run starts with a warm-up (a 200-member model, 5 steps)
-  that loads or compiles the numba kernels, so compile time is not counted.
+  that loads or compiles the numba kernels, so compile time is not counted. The wall time of each phase of
+  the step is recorded too and reported as its share of the run time.
 * ``reference``: the per-agent ReferenceModel at ``--ref-sizes`` x ``--ref-steps`` and the fast model on the
   same sizes and steps; the ratio fast / reference of member-steps per second.
 * ``edges``: time per step against live follow edges at a fixed size (``--edges-size`` people,
