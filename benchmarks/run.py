@@ -206,7 +206,8 @@ def bench_edges(args, results, log):
             r = run_worker("fast", args.edges_size, args.edges_steps, seed=k,
                            overrides={"behaviour.follow_base": fb})
             tail = slice(-min(20, len(r["step_s"])), None)
-            runs.append({"step_s": float(np.median(r["step_s"][tail])), "edges": float(np.median(r["step_edges"][tail])),
+            runs.append({"step_s": float(np.median(r["step_s"][tail])),
+                         "edges": float(np.median(r["step_edges"][tail])),
                          "members": r["mean_members"], "peak_rss_bytes": r["peak_rss_bytes"],
                          "load": [r["load_before"], r["load_after"]]})
             log(f"  edges: N={args.edges_size:,} follow_base={fb}: {runs[-1]['edges']:,.0f} edges, "
