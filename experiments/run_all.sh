@@ -7,7 +7,7 @@
 #   SOCIALSIM_SCALE=ci bash experiments/run_all.sh   # the reduced sweeps, into results/sweeps/ci/ (git-ignored)
 #
 # Full scale: 1,200 model runs of 2,000 people (1,080 through `python -m socialsim -m +experiment=NAME`, 120 for
-# the Morris design); the runtime measured on the shared 2-core machine is in results/README.md.
+# the Morris design): 24 min 45 s on the project's 2-core machine (per step in results/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
