@@ -9,7 +9,20 @@ except PackageNotFoundError:  # running from a source tree without an install
 
 from .params import ParameterError, Params  # noqa: E402
 
-__all__ = ["PlatformModel", "Params", "ParameterError", "__version__"]
+__all__ = ["LAYERS", "PlatformModel", "Params", "ParameterError", "__version__"]
+
+#: The package's layers, lowest first. A module imports only from its own layer or the layers below it
+#: (never in a circle); tests/test_layers.py checks every import, including those inside functions.
+#: ``socialsim`` itself re-exports the model, so it sits with the engines.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    # the model's parts: parameters, people, the follow graph, state, rules, what is measured
+    ("params", "population", "graph", "state", "rules", "agents", "metrics", "invariants"),
+    ("phases",),  # the steps of the fast engine (socialsim.phases and its modules)
+    ("model", "reference", ""),  # the fast engine, the per-agent reference engine, the package
+    ("runfolder", "recovery", "io"),  # run folders: layout and completeness, crash safety, running into one
+    ("config", "__main__"),  # Hydra configuration and the command line
+    ("analysis", "study", "validation", "app", "viz"),  # reading results, experiments, the browser app
+)
 
 
 def __getattr__(name: str):

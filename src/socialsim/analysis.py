@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any, Iterable, NamedTuple
 
 import pandas as pd
+from hydra.experimental.callback import Callback
 
-from .io import find_runs, read_table
+from .io import find_runs, read_summary, read_table
 from .metrics import METRIC_NAMES, METRICS
+from .runfolder import problem
 
 RUN_COLUMNS = ("wall_time_s", "steps", "socialsim_version", "config_hash")
 
@@ -78,9 +80,6 @@ def load_sweep(path: str | os.PathLike | Iterable[str | os.PathLike], *, timeser
     Incomplete runs (no valid ``summary.json``: killed, failed or still running) and runs with damaged tables
     are skipped with a warning naming them and what is wrong. ``runs.attrs["swept"]`` (and ``Sweep.swept``) lists the parameter columns.
     """
-    from .io import read_summary
-    from .recovery import problem
-
     complete, incomplete = find_runs(path)
     skipped = [(p, problem(p) or "incomplete") for p in incomplete]
     tables: dict[Path, pd.DataFrame] = {}
@@ -221,3 +220,11 @@ def print_sweep_summary(sweep_dir: str | os.PathLike) -> None:
                                "display.max_rows", 40):
             print(sweep_table(sweep.runs))
     print(f"output: {sweep_dir}")
+
+
+class SweepSummaryCallback(Callback):
+    """Prints :func:`print_sweep_summary` when a ``python -m socialsim -m`` sweep ends (see configs/hydra)."""
+
+    def on_multirun_end(self, config, **kwargs: Any) -> None:
+        """Summarise the sweep folder of the finished sweep."""
+        print_sweep_summary(Path(config.hydra.sweep.dir))

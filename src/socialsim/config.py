@@ -11,8 +11,6 @@ line would, for tests and notebooks.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections import OrderedDict
 from pathlib import Path
@@ -22,7 +20,7 @@ from hydra.core.config_store import ConfigStore
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from .params import ParameterError, Params, allowed, iter_fields
+from .params import RUN_CONTROL, ParameterError, Params, allowed, config_hash, flat_params, iter_fields
 
 #: ``configs/`` at the repository root (the package is installed editable from the source tree).
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
@@ -49,33 +47,6 @@ def to_params(cfg: DictConfig | dict) -> Params:
     assert isinstance(data, dict)
     data.pop("hydra", None)
     return Params.from_dict(data)
-
-
-def flat_params(params: Params) -> dict[str, Any]:
-    """Every leaf parameter by dotted name; dict-valued parameters are flattened one level further."""
-    out: dict[str, Any] = {}
-    for name, _, value in iter_fields(params):
-        if isinstance(value, dict):
-            for key in sorted(value):
-                out[f"{name}.{key}"] = value[key]
-        else:
-            out[name] = value
-    return out
-
-
-#: how a run is carried out, not what it computes: left out of config_hash (see socialsim.recovery)
-RUN_CONTROL = ("run.checkpoint_every", "run.resume")
-
-
-def config_hash(params: Params) -> str:
-    """A stable hash of the resolved model configuration (seed included; Hydra runtime keys and the
-    RUN_CONTROL settings excluded)."""
-    data = params.to_dict()
-    for name in RUN_CONTROL:
-        group, _, key = name.partition(".")
-        data[group].pop(key, None)
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 # --- one-line errors ------------------------------------------------------------------------------
@@ -293,11 +264,6 @@ class PreflightCallback(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         _exit_on_config_error(preflight_sweep, config)
-
-    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from .analysis import print_sweep_summary
-
-        print_sweep_summary(Path(config.hydra.sweep.dir))
 
 
 # --- compose API ------------------------------------------------------------------------------------

@@ -1,10 +1,7 @@
-"""Run outputs on disk: atomic writes, running a model into a folder, and reading runs back.
+"""Run outputs on disk: running a model into a run folder, and finding and reading runs back.
 
-A run folder holds ``timeseries.parquet``, ``members.parquet``, ``follows.parquet`` and ``summary.json``
-(plus Hydra's ``.hydra/`` when run from the command line). Each file is written to a temporary name and
-renamed; ``summary.json`` is written last and is the completeness marker: a folder without a valid one is
-an incomplete run (killed, failed or still running). While a run is in progress the folder also holds an
-``INCOMPLETE`` marker and, with ``run.checkpoint_every``, ``checkpoint.pkl`` (see socialsim.recovery).
+The folder layout, atomic writes and the completeness check live in socialsim.runfolder (re-exported here);
+checkpoints, the ``INCOMPLETE`` marker and the checks before a run in socialsim.recovery.
 """
 
 from __future__ import annotations
@@ -12,60 +9,31 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
+import logging
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-import logging
+from . import __version__
+from .params import RUN_CONTROL, Params, config_hash, flat_params
+from .recovery import RunError, check_folder, finish, mark_incomplete, run_model
+from .runfolder import (CHECKPOINT, COMPLETE, FILES, MARKER, SUMMARY, TABLES, TMP_TAG, atomic_path, file_record, hook,
+                        read_summary, verify)
 
-from .params import Params
-from .recovery import CHECKPOINT, MARKER, hook
-
-SUMMARY = "summary.json"
-TABLES = ("timeseries", "members", "follows")
-FILES = tuple(f"{t}.parquet" for t in TABLES) + (SUMMARY,)
-COMPLETE = "complete"
-_TMP_TAG = ".tmp-"
 log = logging.getLogger("socialsim")
 
 
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it is synced and renamed to ``path``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}{_TMP_TAG}{os.getpid()}")
-    try:
-        yield tmp
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        hook(path.parent, f"write:{path.name}")  # test hooks only (socialsim.recovery)
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-        hook(path.parent, f"written:{path.name}")
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable (where the platform allows syncing a folder)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write ``df`` to ``path`` as Parquet, atomically."""
     with atomic_path(path) as tmp:
         df.to_parquet(tmp, index=False)
 
 
 def write_json(obj: Any, path: str | os.PathLike) -> None:
+    """Write ``obj`` to ``path`` as indented JSON, atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
 
@@ -74,24 +42,6 @@ def _json_default(x: Any) -> Any:
     if hasattr(x, "item"):  # numpy scalars
         return x.item()
     return str(x)
-
-
-def read_summary(folder: str | os.PathLike) -> dict | None:
-    """The run's summary if the folder holds a complete run (valid summary.json and all tables), else None."""
-    folder = Path(folder)
-    try:
-        summary = json.loads((folder / SUMMARY).read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(summary, dict) or summary.get("status") != COMPLETE:
-        return None
-    if not all((folder / f"{t}.parquet").is_file() for t in TABLES):
-        return None
-    for name, record in (summary.get("files") or {}).items():  # sizes recorded as the run wrote them
-        path = folder / name
-        if not path.is_file() or path.stat().st_size != record.get("bytes"):
-            return None
-    return summary
 
 
 def is_complete(folder: str | os.PathLike, config_hash: str | None = None) -> bool:
@@ -118,7 +68,7 @@ def read_run(folder: str | os.PathLike) -> dict[str, Any]:
 def _looks_like_run(folder: Path) -> bool:
     return (folder / SUMMARY).exists() or (folder / ".hydra").is_dir() or any(
         (folder / f).exists() for f in (*FILES, MARKER, CHECKPOINT)) or any(
-        _TMP_TAG in p.name for p in folder.glob(".*"))
+        TMP_TAG in p.name for p in folder.glob(".*"))
 
 
 def find_runs(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> tuple[list[Path], list[Path]]:
@@ -148,7 +98,7 @@ def _clear_stale(out: Path) -> None:
     """Forget a previous result in ``out``: the summary first (the marker), then leftover temporary files."""
     with contextlib.suppress(FileNotFoundError):
         (out / SUMMARY).unlink()
-    for p in out.glob(f".*{_TMP_TAG}*"):
+    for p in out.glob(f".*{TMP_TAG}*"):
         with contextlib.suppress(FileNotFoundError):
             p.unlink()
 
@@ -173,10 +123,6 @@ def run_to_folder(
     ``run.resume`` it continues from the folder's checkpoint (see socialsim.recovery). A failed write raises
     :class:`socialsim.recovery.RunError` and leaves the folder marked incomplete.
     """
-    from . import __version__
-    from .config import RUN_CONTROL, config_hash, flat_params
-    from .recovery import RunError, check_folder, file_record, finish, mark_incomplete, run_model, verify
-
     out = Path(out)
     chash = config_hash(params)
     check_folder(out, params, chash, replace_other=replace_other, single=single,
@@ -246,3 +192,7 @@ def remove_hydra_leftovers(out: str | os.PathLike, job_name: str) -> None:
         (out / f"{job_name}.log").unlink()
     with contextlib.suppress(OSError):
         out.rmdir()  # only if now empty
+
+
+__all__ = ["COMPLETE", "FILES", "SUMMARY", "TABLES", "atomic_path", "find_runs", "is_complete", "read_run",
+           "read_summary", "read_table", "remove_hydra_leftovers", "run_to_folder", "write_json", "write_parquet"]

@@ -9,6 +9,8 @@ Each field's ``metadata`` says what is allowed: ``range=(lo, hi)`` (inclusive,
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -337,3 +339,31 @@ def markdown_table() -> str:
         kind = "true/false" if isinstance(value, bool) else allowed(f.metadata)
         rows.append(f"| `{name}` | {shown} | {kind} | {f.metadata['doc']} |")
     return "\n".join(rows)
+
+
+# --- identity of a configuration ----------------------------------------------------------------
+def flat_params(params: Params) -> dict[str, Any]:
+    """Every leaf parameter by dotted name; dict-valued parameters are flattened one level further."""
+    out: dict[str, Any] = {}
+    for name, _, value in iter_fields(params):
+        if isinstance(value, dict):
+            for key in sorted(value):
+                out[f"{name}.{key}"] = value[key]
+        else:
+            out[name] = value
+    return out
+
+
+#: how a run is carried out, not what it computes: left out of config_hash (see socialsim.recovery)
+RUN_CONTROL = ("run.checkpoint_every", "run.resume")
+
+
+def config_hash(params: Params) -> str:
+    """A stable hash of the resolved model configuration (seed included; Hydra runtime keys and the
+    RUN_CONTROL settings excluded)."""
+    data = params.to_dict()
+    for name in RUN_CONTROL:
+        group, _, key = name.partition(".")
+        data[group].pop(key, None)
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

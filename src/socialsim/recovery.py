@@ -9,38 +9,25 @@ With ``run.checkpoint_every=K`` the model is saved every K steps to ``checkpoint
 checkpoint is removed once the run is complete. ``run.resume=true`` continues from it and gives exactly the
 result of an uninterrupted run; it refuses a checkpoint of another configuration.
 
-Test hooks (environment variables, read only by tests; unset in normal use):
-
-``SOCIALSIM_TEST_TRACE=FILE``
-    append one line ``<run folder>\\t<event>`` per event: ``start``, ``step:N``, ``checkpoint:N``,
-    ``write:NAME`` (temporary file written, not yet renamed), ``written:NAME``, ``done``.
-``SOCIALSIM_TEST_PAUSE_AT=EVENT[@TEXT]``
-    on that event (in a folder whose path contains TEXT) trace it and sleep, so a test can kill the process
-    at exactly that moment.
-``SOCIALSIM_TEST_DELAY_WRITE=SECONDS``
-    sleep before each rename of a written file (widens the window for kill tests).
-``SOCIALSIM_TEST_FAIL_WRITE=NAME[@TEXT]``
-    writing file NAME fails as if the disk were full (ENOSPC).
+Events of a run (``start``, ``step:N``, ``checkpoint:N``, ...) are reported through
+:func:`socialsim.runfolder.hook`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import errno
-import hashlib
 import logging
 import os
 import pickle
 import socket
-import time
 from pathlib import Path
 from typing import Any, Callable
 
+from .runfolder import CHECKPOINT, MARKER, atomic_path, file_record, hook, problem, read_summary, verify
+
 log = logging.getLogger("socialsim")
 
-MARKER = "INCOMPLETE"
-CHECKPOINT = "checkpoint.pkl"
 CHECKPOINT_FORMAT = "socialsim-checkpoint/1"
 
 
@@ -49,41 +36,9 @@ class RunError(RuntimeError):
     resume). The message is one line naming what is wrong and what to do; nothing already written is lost."""
 
 
-# --- test hooks ---------------------------------------------------------------------------------------
-def _match(spec: str, event: str, folder: Path) -> bool:
-    name, _, where = spec.partition("@")
-    return name == event and (not where or where in str(folder))
-
-
-def hook(folder: str | os.PathLike, event: str) -> None:
-    """Report ``event`` in ``folder`` to the test hooks (a no-op unless a SOCIALSIM_TEST_* variable is set)."""
-    trace = os.environ.get("SOCIALSIM_TEST_TRACE")
-    pause = os.environ.get("SOCIALSIM_TEST_PAUSE_AT")
-    fail = os.environ.get("SOCIALSIM_TEST_FAIL_WRITE")
-    delay = os.environ.get("SOCIALSIM_TEST_DELAY_WRITE")
-    if not (trace or pause or fail or delay):
-        return
-    folder = Path(folder)
-    if trace:
-        fd = os.open(trace, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, f"{folder}\t{event}\n".encode())
-        finally:
-            os.close(fd)
-    if event.startswith("write:"):
-        if fail and _match(fail, event.split(":", 1)[1], folder):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder / event.split(":", 1)[1]))
-        if delay:
-            time.sleep(float(delay))
-    if pause and _match(pause, event, folder):
-        time.sleep(600)  # the test kills us here
-
-
 # --- the INCOMPLETE marker ------------------------------------------------------------------------------
 def mark_incomplete(out: Path, config_hash: str) -> None:
     """Write the INCOMPLETE marker (atomically): this folder holds a run that has not finished."""
-    from .io import atomic_path
-
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     text = (
         "This run has not finished: it is running, was killed, or failed. Its tables may be missing or partial\n"
@@ -115,7 +70,6 @@ def finish(out: Path) -> None:
 def write_checkpoint(model, out: Path, config_hash: str) -> None:
     """Save ``model`` to ``out/checkpoint.pkl`` atomically (temporary file, fsync, rename)."""
     from . import __version__
-    from .io import atomic_path
 
     state = model.checkpoint()
     header = {"format": CHECKPOINT_FORMAT, "config_hash": config_hash, "socialsim_version": __version__,
@@ -153,8 +107,7 @@ def _short(exc: BaseException, n: int = 120) -> str:
 
 def _differences(saved: dict, params) -> str:
     """'population.size 300 (checkpoint) vs 200' for the first few parameters that differ."""
-    from .config import RUN_CONTROL, flat_params
-    from .params import Params
+    from .params import RUN_CONTROL, Params, flat_params
 
     try:
         before = flat_params(Params.from_dict(saved))
@@ -215,8 +168,6 @@ def check_folder(out: Path, params, config_hash: str, *, replace_other: bool, si
     - it holds a checkpoint or an unfinished run of another configuration (unless ``replace_other``);
     - ``run.resume=true`` for one run (``single``) whose folder holds no run to resume.
     """
-    from .io import read_summary
-
     check_writable(out, setting)
     if not out.is_dir():
         if params.run.resume and single:
@@ -279,61 +230,6 @@ def run_model(params, out: Path, config_hash: str, progress: Callable[[Any], Non
             write_checkpoint(model, out, config_hash)
             hook(out, f"checkpoint:{model.steps}")
     return model, start
-
-
-def file_record(path: Path) -> dict:
-    """Size and SHA-256 of a written file, for summary.json."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return {"bytes": path.stat().st_size, "sha256": h.hexdigest()}
-
-
-# --- reading back ----------------------------------------------------------------------------------------
-def problem(folder: str | os.PathLike) -> str | None:
-    """Why ``folder`` is not a complete run (one short phrase), or None if it is one."""
-    import json
-
-    from .io import COMPLETE, SUMMARY, TABLES
-
-    folder = Path(folder)
-    marker = (folder / MARKER).exists()
-    try:
-        summary = json.loads((folder / SUMMARY).read_text())
-    except FileNotFoundError:
-        if (folder / CHECKPOINT).exists():
-            return "unfinished: killed or still running, with a checkpoint to resume from"
-        return "unfinished: killed or still running" if marker else f"no {SUMMARY}"
-    except (OSError, ValueError) as exc:
-        return f"{SUMMARY} is unreadable ({type(exc).__name__})"
-    if not isinstance(summary, dict) or summary.get("status") != COMPLETE:
-        return f"{SUMMARY} does not say the run is complete"
-    files = summary.get("files") or {}
-    for table in TABLES:
-        name = f"{table}.parquet"
-        path = folder / name
-        if not path.is_file():
-            return f"{name} is missing"
-        expected = (files.get(name) or {}).get("bytes")
-        if expected is not None and path.stat().st_size != expected:
-            return f"{name} is corrupted ({path.stat().st_size} bytes, {SUMMARY} says {expected})"
-    return None
-
-
-def verify(folder: str | os.PathLike) -> list[str]:
-    """Every problem of a run folder, checking the tables' SHA-256 against summary.json (slow for big runs)."""
-    import json
-
-    from .io import SUMMARY
-
-    folder = Path(folder)
-    first = problem(folder)
-    if first is not None:
-        return [first]
-    files = json.loads((folder / SUMMARY).read_text()).get("files") or {}
-    return [f"{name} does not match its checksum in {SUMMARY}" for name, rec in files.items()
-            if "sha256" in rec and file_record(folder / name)["sha256"] != rec["sha256"]]
 
 
 __all__ = ["CHECKPOINT", "MARKER", "RunError", "check_folder", "check_writable", "hook", "problem",
