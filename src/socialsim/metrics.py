@@ -84,10 +84,9 @@ def ranks(x: np.ndarray) -> np.ndarray:
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
-    """Spearman's rho (average ranks for ties); 0 where either side is constant."""
-    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return 0.0
-    return float(np.corrcoef(ranks(x), ranks(y))[0, 1])
+    """Spearman's rho (average ranks for ties, as ``scipy.stats.spearmanr``); 0 where either side is constant
+    or there are fewer than 3 values."""
+    return _rank_correlation(ranks(np.asarray(x)), ranks(np.asarray(y)))
 
 
 def measure(state: State, params) -> dict[str, float]:

@@ -266,14 +266,6 @@ def partial_spearman(frame: pd.DataFrame, x: str, y: str, controls: Sequence[str
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
-def gini(x: Sequence[float]) -> float:
-    x = np.sort(np.asarray(x, float))
-    n, total = x.size, x.sum()
-    if n == 0 or total == 0:
-        return 0.0
-    return float(2 * (np.arange(1, n + 1) @ x) / (n * total) - (n + 1) / n)
-
-
 def pairwise_abs_diff(shares: np.ndarray) -> np.ndarray:
     """Per member (column), the mean absolute difference of its share over all pairs of worlds (rows)."""
     s = np.sort(np.asarray(shares, float), axis=0)

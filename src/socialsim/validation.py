@@ -351,10 +351,12 @@ class Interval:
 
 
 def interval(values, level: float = 0.95) -> Interval:
-    """Mean over seeds with a Student-t confidence interval for it."""
+    """Mean over seeds with a Student-t confidence interval for it (:func:`socialsim.study.t_interval`);
+    with one value the interval is that value and its sd 0."""
+    from .study import t_interval  # noqa: PLC0415
+
     x = np.asarray(values, float)
-    n = x.size
-    mean = float(x.mean())
-    sd = float(x.std(ddof=1)) if n > 1 else 0.0
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * sd / np.sqrt(n)) if n > 1 else 0.0
-    return Interval(mean, mean - half, mean + half, sd, n)
+    mean, lo, hi, n = t_interval(x, level)
+    if n < 2:
+        return Interval(mean, mean, mean, 0.0, n)
+    return Interval(mean, lo, hi, float(x.std(ddof=1)), n)
