@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from _reliability import (PARQUETS, assert_same_tables, cli, folder_state, main_in_process, table_bytes,
+from conftest import (PARQUETS, assert_same_tables, cli, folder_state, main_in_process, table_bytes,
                           tree_digest)
 
 from socialsim import ParameterError, Params, PlatformModel
@@ -225,17 +225,17 @@ def test_resume_refuses_a_file_that_is_not_a_checkpoint(workspace, monkeypatch, 
 # --- write failures mid-run (a full disk, simulated) -------------------------------------------------------
 @pytest.mark.parametrize("failing", ["members.parquet", "summary.json", CHECKPOINT])
 def test_a_full_disk_mid_run_fails_clearly_leaves_the_run_marked_and_a_rerun_completes_it(
-        workspace, finished, monkeypatch, capsys, failing):
+        workspace, finished, monkeypatch, capsys, run_hooks, failing):
     before = tree_digest(workspace)
     args = [*SMALL, "run.checkpoint_every=2", "hydra.run.dir=results/failing"]
-    monkeypatch.setenv("SOCIALSIM_TEST_FAIL_WRITE", failing)
+    run_hooks(fail_write=failing)
     one_line_error(*main_in_process(monkeypatch, capsys, *args), f"cannot write {workspace}/results/failing/{failing}",
                    "No space left on device", "is incomplete", "re-run the same command")
     out = workspace / "results" / "failing"
     assert folder_state(out) == "incomplete" and (out / MARKER).exists() and not (out / "summary.json").exists()
     assert not list(out.glob(".*.tmp-*"))
     assert tree_digest(workspace, skip=("results/failing",)) == before  # the earlier run is untouched
-    monkeypatch.delenv("SOCIALSIM_TEST_FAIL_WRITE")
+    run_hooks()
     code, _, err = main_in_process(monkeypatch, capsys, *args)
     assert code == 0, err
     assert folder_state(out) == "complete" and not (out / MARKER).exists()
@@ -243,9 +243,9 @@ def test_a_full_disk_mid_run_fails_clearly_leaves_the_run_marked_and_a_rerun_com
 
 
 def test_a_full_disk_in_one_job_of_a_sweep_keeps_the_others_and_a_rerun_completes_it(
-        workspace, monkeypatch, capsys):
+        workspace, monkeypatch, capsys, run_hooks):
     args = ["-m", *SMALL, "seed=0,1,2", "hydra/launcher=basic", "hydra.sweep.dir=results/sweep"]
-    monkeypatch.setenv("SOCIALSIM_TEST_FAIL_WRITE", "follows.parquet@seed=1")
+    run_hooks(fail_write="follows.parquet@seed=1")
     code, out, err = main_in_process(monkeypatch, capsys, *args)
     assert code == 2 and "Traceback" not in out + err
     assert err.strip().splitlines()[-1].startswith("socialsim: error: cannot write") and "seed=1" in err
@@ -253,7 +253,7 @@ def test_a_full_disk_in_one_job_of_a_sweep_keeps_the_others_and_a_rerun_complete
     jobs = {s: next(sweep.glob(f"*seed={s}")) for s in (0, 1)}
     assert folder_state(jobs[0]) == "complete" and folder_state(jobs[1]) == "incomplete"
     stamp = (jobs[0] / "summary.json").stat().st_mtime_ns
-    monkeypatch.delenv("SOCIALSIM_TEST_FAIL_WRITE")
+    run_hooks()
     code, out, err = main_in_process(monkeypatch, capsys, *args)
     assert code == 0, err
     assert (out + err).count("skipped:") >= 1 and (jobs[0] / "summary.json").stat().st_mtime_ns == stamp
@@ -265,7 +265,7 @@ def test_from_the_command_line_bad_input_and_write_failures_exit_non_zero(worksp
     proc = cli("--config-dir=myconf", *SMALL, "platform=broken", cwd=workspace)
     one_line_error(proc.returncode, proc.stdout, proc.stderr, "broken.yaml (line 2, column 12) is not valid YAML")
     proc = cli(*SMALL, "hydra.run.dir=results/failing", cwd=workspace,
-               SOCIALSIM_TEST_FAIL_WRITE="timeseries.parquet")
+               fail_write="timeseries.parquet")
     one_line_error(proc.returncode, proc.stdout, proc.stderr, "timeseries.parquet: No space left on device")
     assert folder_state(workspace / "results" / "failing") == "incomplete"
 

@@ -14,28 +14,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import cli, main_in_process, ok, printed_output
+
 from socialsim.metrics import FOLLOW_COLUMNS, MEMBER_COLUMNS, METRIC_NAMES
 
 TINY = ["population.size=200", "run.steps=20"]
 OUTPUTS = ("timeseries.parquet", "members.parquet", "follows.parquet", "summary.json")
-
-
-def cli(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-    env["PYTHONWARNINGS"] = "ignore"
-    return subprocess.run([sys.executable, "-m", "socialsim", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
-
-
-def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-    return proc
-
-
-def printed_output(proc: subprocess.CompletedProcess) -> str:
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("output: ")]
-    assert lines, proc.stdout
-    return os.path.realpath(lines[-1].removeprefix("output: "))
 
 
 def frames(run: Path) -> dict[str, pd.DataFrame]:
@@ -170,20 +154,6 @@ BAD = [
     ("run.steps=-3", "run.steps"),
     ("population.sise=10", "population.sise"),
 ]
-
-
-def main_in_process(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    """``python -m socialsim ARGS`` without starting an interpreter (the same ``main()``)."""
-    from socialsim.__main__ import main
-
-    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
-    monkeypatch.setattr(sys, "argv", ["socialsim", *args])
-    try:
-        code = main()
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def assert_one_line_error(code, out: str, err: str, name: str) -> str:

@@ -10,7 +10,7 @@ import json
 import time
 
 import pytest
-from _reliability import TINY, Run, assert_same_tables, cli, folder_state, main_in_process, ok, table_bytes
+from conftest import TINY, Run, assert_same_tables, cli, folder_state, main_in_process, ok, table_bytes
 
 from socialsim.analysis import load_sweep
 from socialsim.config import compose_params

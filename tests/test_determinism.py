@@ -8,7 +8,7 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
-from _reliability import PARQUETS, TINY, assert_same_tables, cli, ok
+from conftest import PARQUETS, TINY, assert_same_tables, cli, ok
 
 from socialsim import PlatformModel
 from socialsim.config import compose_params
