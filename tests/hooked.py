@@ -69,7 +69,8 @@ def callbacks(trace: str | os.PathLike | None = None, pause: str | None = None, 
 def main(argv: list[str]) -> None:
     """Parse the hook options up to ``--``, install them, and run socialsim's command line on the rest."""
     if "--" not in argv:
-        raise SystemExit("usage: hooked.py [--trace FILE] [--pause EVENT] [--delay-write S] [--fail-write NAME] -- ARGS")
+        raise SystemExit("usage: hooked.py [--trace FILE] [--pause EVENT] [--delay-write S] [--fail-write NAME] "
+                         "-- ARGS")
     split = argv.index("--")
     options, args = argv[:split], argv[split + 1:]
     kwargs = {}

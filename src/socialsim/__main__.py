@@ -34,6 +34,7 @@ def _fmt(x: float) -> str:
 
 
 def summary_table(summary: dict) -> str:
+    """The headline metrics of a run's summary as a two-column text table."""
     metrics = summary["metrics"]
     width = max(map(len, HEADLINE))
     lines = [f"{'metric':<{width}}  {'final':>10}"]
@@ -56,6 +57,7 @@ def _progress_bar(total: int, enabled: bool):
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name=CONFIG_NAME)
 def app(cfg: DictConfig) -> dict:
+    """Run one job of the composed config into Hydra's output folder and report it."""
     from socialsim.io import remove_hydra_leftovers, run_to_folder
 
     hc = HydraConfig.get()

@@ -260,9 +260,11 @@ class PreflightCallback(Callback):
     """Validates the composed configuration before Hydra creates a run or sweep folder."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Check one run before its folder is made."""
         _exit_on_config_error(preflight_run, config)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Check every job of a sweep before the sweep folder is made."""
         _exit_on_config_error(preflight_sweep, config)
 
 

@@ -62,6 +62,7 @@ def gini(x: np.ndarray) -> float:
 
 
 def top_share(x: np.ndarray, fraction: float) -> float:
+    """Share of the total held by the top ``fraction`` of values (at least one value)."""
     x = np.asarray(x, float)
     total = x.sum()
     if x.size == 0 or total == 0:

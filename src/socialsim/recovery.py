@@ -24,7 +24,7 @@ import socket
 from pathlib import Path
 from typing import Any, Callable
 
-from .runfolder import CHECKPOINT, MARKER, atomic_path, file_record, hook, problem, read_summary, verify
+from .runfolder import CHECKPOINT, MARKER, atomic_path, hook, problem, read_summary, verify
 
 log = logging.getLogger("socialsim")
 

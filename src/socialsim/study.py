@@ -54,6 +54,7 @@ CI_OVERRIDES: dict[str, dict[str, str]] = {
 
 # --- scale and folders -----------------------------------------------------------------------------
 def scale() -> str:
+    """The scale of the experiments, from SOCIALSIM_SCALE: ``full`` (the default) or ``ci``."""
     value = os.environ.get("SOCIALSIM_SCALE", "full").strip().lower() or "full"
     if value not in SCALES:
         raise ValueError(f"SOCIALSIM_SCALE must be one of {', '.join(SCALES)}; got {value!r}")
@@ -61,6 +62,7 @@ def scale() -> str:
 
 
 def sweeps_dir() -> Path:
+    """The folder the experiments' sweeps go to (SOCIALSIM_SWEEPS_DIR, else under ``results/sweeps``)."""
     env = os.environ.get("SOCIALSIM_SWEEPS_DIR")
     path = Path(env) if env else REPO / "results" / "sweeps" / ("ci" if scale() == "ci" else "")
     return path.resolve()
@@ -250,6 +252,7 @@ def within_effect(df: pd.DataFrame, minuend: str, subtrahend: str, *, where: dic
 
 
 def rank_residuals(frame: pd.DataFrame, y: str, controls: Sequence[str]) -> np.ndarray:
+    """Residuals of the ranks of ``y`` after a least-squares fit on the ranks of ``controls``."""
     r = frame[[y, *controls]].rank().to_numpy(float)
     target, design = r[:, 0], np.column_stack([np.ones(len(r)), r[:, 1:]])
     coef, *_ = np.linalg.lstsq(design, target, rcond=None)
@@ -302,18 +305,21 @@ def bootstrap_worlds(shares: np.ndarray, stat: Callable[[np.ndarray], float] = u
 
 # --- output --------------------------------------------------------------------------------------------
 def save_table(df: pd.DataFrame, name: str, experiment: str, *, index: bool = False) -> Path:
+    """Write ``df`` to ``results/EXPERIMENT/NAME.csv`` (6 significant digits) and return the path."""
     path = results_dir(experiment) / f"{name}.csv"
     df.to_csv(path, index=index, float_format="%.6g")
     return path
 
 
 def save_figure(fig, name: str, experiment: str, dpi: int = 110) -> Path:
+    """Write ``fig`` to ``results/EXPERIMENT/NAME.png`` and return the path."""
     path = results_dir(experiment) / f"{name}.png"
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
     return path
 
 
 def effects_frame(rows: Iterable[dict], experiment: str) -> pd.DataFrame:
+    """The effect rows (from :func:`paired_effect`, :func:`within_effect`) as a table with an experiment column."""
     df = pd.DataFrame(list(rows))
     df.insert(0, "experiment", experiment)
     return df
@@ -350,11 +356,13 @@ MORRIS_CI = {"trajectories": 2, "levels": 4, "population.size": 300, "run.steps"
 
 
 def morris_problem() -> dict:
+    """SALib's problem definition of :data:`MORRIS_PARAMETERS`."""
     return {"num_vars": len(MORRIS_PARAMETERS), "names": list(MORRIS_PARAMETERS),
             "bounds": [list(b) for b in MORRIS_PARAMETERS.values()]}
 
 
 def morris_design(trajectories: int, levels: int = 4, seed: int = 2009) -> np.ndarray:
+    """SALib's Morris design (one row per run) of ``trajectories`` trajectories on ``levels`` levels."""
     from SALib.sample import morris as morris_sample
 
     return morris_sample.sample(morris_problem(), N=trajectories, num_levels=levels, seed=seed)

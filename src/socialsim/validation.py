@@ -77,12 +77,14 @@ def classic_overrides(size: int, arrivals_per_step: int = 1, seed_members: int =
 
 @dataclass
 class RunOutput:
+    """The three tables of one run."""
     members: pd.DataFrame  # member_frame(): everyone who ever joined
     follows: pd.DataFrame  # follows_frame(): live follows
     timeseries: pd.DataFrame
 
 
 def run(params: Params) -> RunOutput:
+    """Run the model for ``params`` in this process and return its tables."""
     from .model import PlatformModel  # noqa: PLC0415
 
     model = PlatformModel(params)
@@ -148,6 +150,7 @@ def share_followed_by_no_followee(follows: pd.DataFrame, members: pd.DataFrame |
 
 @dataclass
 class PowerLawFit:
+    """A discrete power-law fit of a tail (see :func:`powerlaw_fit`)."""
     alpha: float  # exponent of P(x) ~ x^-alpha for x >= xmin
     xmin: float
     sigma: float  # standard error of alpha
@@ -245,6 +248,7 @@ def calibration_objective(stat: dict[str, float], targets: dict[str, float] = KW
 # --- classic models ---------------------------------------------------------
 @dataclass
 class GofResult:
+    """A chi-square goodness-of-fit test: statistic, degrees of freedom, p-value, bins used."""
     statistic: float
     dof: int
     pvalue: float
@@ -291,11 +295,13 @@ def exact_ba_degrees(size: int, m: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def total_degree(members: pd.DataFrame) -> np.ndarray:
+    """Followers plus followees of each member."""
     return (members["followers"] + members["followees"]).to_numpy()
 
 
 @dataclass
 class Overtaking:
+    """How often fit latecomers end above less fit earlier members (see :func:`overtaking`)."""
     probability: float  # P(a fit latecomer ends above a less fit earlier member), ties counted half
     latecomers: int  # fit latecomers
     earlier: int  # less fit earlier members
@@ -340,6 +346,7 @@ def overtaking(members: pd.DataFrame, fitness: str = "skill", fit_quantile: floa
 # --- intervals over seeds -----------------------------------------------------
 @dataclass
 class Interval:
+    """A mean over seeds with its confidence interval, the sd and the number of seeds."""
     mean: float
     lo: float
     hi: float

@@ -25,6 +25,7 @@ def command(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = Fals
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Parse the options and replace this process with the app's server."""
     parser = argparse.ArgumentParser(prog="python -m socialsim.viz", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8765)), help="port (default 8765)")
