@@ -25,17 +25,20 @@ TINY = ["population.size=200", "run.steps=20", "meetups.rate=0.3", "meetups.min_
 PARQUETS = tuple(f"{t}.parquet" for t in TABLES)
 
 
-def env() -> dict[str, str]:
-    """This process's environment for a subprocess, without HYDRA_FULL_ERROR and with warnings off."""
+def env(**extra: str) -> dict[str, str]:
+    """This process's environment for a subprocess, without HYDRA_FULL_ERROR, with warnings off, plus ``extra``."""
     out = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
     out["PYTHONWARNINGS"] = "ignore"
+    out.update(extra)
     return out
 
 
-def cli(*args: str, cwd: Path, timeout: float = 600, **hooks) -> subprocess.CompletedProcess:
-    """``python -m socialsim ARGS`` in a subprocess (with the run-event ``hooks`` of tests/hooked.py, if any)."""
-    return subprocess.run(hooked.command(args, **hooks), cwd=cwd, env=env(), capture_output=True, text=True,
-                          timeout=timeout)
+def cli(*args: str, cwd: Path, timeout: float = 600, hooks: dict | None = None,
+        **extra_env: str) -> subprocess.CompletedProcess:
+    """``python -m socialsim ARGS`` in a subprocess, with the run-event ``hooks`` of tests/hooked.py if given
+    (e.g. ``hooks={"fail_write": "summary.json"}``) and ``extra_env`` added to its environment."""
+    return subprocess.run(hooked.command(args, **(hooks or {})), cwd=cwd, env=env(**extra_env), capture_output=True,
+                          text=True, timeout=timeout)
 
 
 def printed_output(proc: subprocess.CompletedProcess) -> str:

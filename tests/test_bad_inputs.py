@@ -265,7 +265,7 @@ def test_from_the_command_line_bad_input_and_write_failures_exit_non_zero(worksp
     proc = cli("--config-dir=myconf", *SMALL, "platform=broken", cwd=workspace)
     one_line_error(proc.returncode, proc.stdout, proc.stderr, "broken.yaml (line 2, column 12) is not valid YAML")
     proc = cli(*SMALL, "hydra.run.dir=results/failing", cwd=workspace,
-               fail_write="timeseries.parquet")
+               hooks={"fail_write": "timeseries.parquet"})
     one_line_error(proc.returncode, proc.stdout, proc.stderr, "timeseries.parquet: No space left on device")
     assert folder_state(workspace / "results" / "failing") == "incomplete"
 
