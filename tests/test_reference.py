@@ -137,3 +137,33 @@ def test_comparison_flags_a_rule_that_differs(monkeypatch):
     table = compare(fast, runs(ReferenceModel, {}))
     print(f"\nfollow-back halved in the reference:\n{table.round(4).to_string()}")
     assert table.loc["reciprocity", "flagged"], table.to_string()
+
+
+# --- one rule, two engines -----------------------------------------------------------------------------------
+#: per rule: a stand-in that changes what the rule says, and a configuration where the rule is at work
+SHARED_RULES = {
+    "first_members": (lambda rng, reach_z, k, *args: np.arange(len(reach_z) - k, len(reach_z)), {}),
+    "follow_allowance": (lambda followers, cap: np.zeros_like(np.asarray(followers)), {}),
+    "is_silent": (lambda last_post, joined_step, step, silence_steps: np.ones_like(np.asarray(last_post), bool),
+                  {"behaviour.unfollow_prob": 0.5}),
+    # meetups in two towns every step, each attendee meeting four others: many close ties, one kept
+    "demoted_closeness": (lambda threshold: 0.0, {"intimacy.dunbar": 1, "intimacy.close_threshold": 0.01,
+                                                  "meetups.rate": 1.0, "meetups.min_members": 3, "meetups.meets": 4,
+                                                  "population.towns": 2}),
+}
+
+
+def _outputs(cls, config: dict) -> list[pd.DataFrame]:
+    m = cls({"population.size": 200, "seed": 4, **config}).run(25)
+    return [m.timeseries(), m.member_frame(), m.follows_frame()]
+
+
+@pytest.mark.parametrize("rule", list(SHARED_RULES))
+def test_both_engines_call_the_shared_rule(rule, monkeypatch):
+    """Changing a rule in socialsim.rules changes both engines: neither keeps a copy of its own."""
+    stand_in, config = SHARED_RULES[rule]
+    before = {cls: _outputs(cls, config) for cls in (PlatformModel, ReferenceModel)}
+    monkeypatch.setattr(rules, rule, stand_in)
+    for cls, frames in before.items():
+        after = _outputs(cls, config)
+        assert any(not a.equals(b) for a, b in zip(frames, after)), f"{cls.__name__} ignores rules.{rule}"

@@ -16,6 +16,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from . import rules
+
 EMPTY = -1
 TOMB = -2
 
@@ -66,8 +68,9 @@ def _find_edges(keys, vals, n, srcs, dsts):
 
 
 @njit(cache=True)
-def _add_edges(new_src, new_dst, step, met_flag, cap, n, keys, vals, src, dst, since, met, alive,
+def _add_edges(new_src, new_dst, step, met_flag, allowance, n, keys, vals, src, dst, since, met, alive,
                in_deg, out_deg, mutual, offline, local_out, town, counters):
+    """Add the follows in order; ``allowance[k]`` is the most followees allowed with k followers (the cap)."""
     added = np.zeros(new_src.shape[0], np.bool_)
     for j in range(new_src.shape[0]):
         a = new_src[j]
@@ -82,8 +85,8 @@ def _add_edges(new_src, new_dst, step, met_flag, cap, n, keys, vals, src, dst, s
                 met[e] = True
                 offline[a] += 1
             continue
-        if cap > 0 and out_deg[a] >= cap and in_deg[a] <= cap:
-            continue  # Twitter's 2009 follow cap
+        if out_deg[a] >= allowance[in_deg[a]]:
+            continue  # Twitter's 2009 follow cap (rules.follow_allowance)
         e = counters[N_USED]
         counters[N_USED] += 1
         fs = _free_slot(keys, key)
@@ -260,7 +263,9 @@ class FollowGraph:
             return np.zeros(0, bool)
         self._reserve(src.size)
         self._csr = None
-        return _add_edges(src, dst, int(step), bool(met), int(cap), self.n, self.keys, self.vals, self.src,
+        # the cap for every follower count a follower can have during this batch
+        allowance = rules.follow_allowance(np.arange(int(self.in_deg.max()) + src.size + 1), int(cap))
+        return _add_edges(src, dst, int(step), bool(met), allowance, self.n, self.keys, self.vals, self.src,
                           self.dst, self.since, self.met, self.alive, self.in_deg, self.out_deg, self.mutual,
                           self.offline, self.local_out, self.town, self.counters)
 

@@ -83,10 +83,6 @@ class Person(mesa.Agent):
     def is_member(self) -> bool:
         return self.status == ACTIVE or self.status == QUIET
 
-    @property
-    def silent_since(self) -> int:
-        return max(self.last_post, self.joined_step)
-
     # --- join --------------------------------------------------------------
     def join_probability(self) -> float:
         p, a = self.model.params.platform, self.model.params.adoption
@@ -204,9 +200,10 @@ class Person(mesa.Agent):
         b, model = self.model.params.behaviour, self.model
         if not self.online or b.unfollow_prob == 0:
             return
-        before = model.steps - b.silence_steps
+        people, step = model.people, model.steps
         for f, tie in list(self.following.items()):
-            if not tie.met and model.people[f].silent_since < before and model.random.random() < b.unfollow_prob:
+            if (not tie.met and rules.is_silent(people[f].last_post, people[f].joined_step, step, b.silence_steps)
+                    and model.random.random() < b.unfollow_prob):
                 model.remove_follow(self, model.people[f])
 
     # --- decay ---------------------------------------------------------------
@@ -220,7 +217,7 @@ class Person(mesa.Agent):
         if len(close) > it.dunbar:
             close.sort(key=lambda tie: -tie.closeness)
             for tie in close[it.dunbar:]:
-                tie.closeness = it.close_threshold * 0.999
+                tie.closeness = rules.demoted_closeness(it.close_threshold)
 
     def local_followees(self) -> int:
         people = self.model.people
@@ -253,11 +250,8 @@ class ReferenceModel(mesa.Model):
         )
         # the first members: drawn by reach, as early adopters are (the same draw as the fast model's)
         a = p.adoption
-        if a.arrivals_per_step > 0:
-            first = np.arange(a.seed_members)
-        else:
-            w = rules.elite_weight(self.pop.reach_z, a.elite_early_adoption)
-            first = self.rng.choice(self.pop.size, size=a.seed_members, replace=False, p=w / w.sum())
+        first = rules.first_members(self.rng, self.pop.reach_z, a.seed_members, a.elite_early_adoption,
+                                    a.arrivals_per_step)
         self._new_counts()
         # under a classic attachment rule the seed is wired uniformly (the m0 starting network)
         seed_rule = a.attachment if a.attachment in ("behaviour", "uniform") else "uniform"
@@ -308,8 +302,7 @@ class ReferenceModel(mesa.Model):
             if met:
                 tie.met = True
             return False
-        cap = self.params.platform.follow_cap
-        if cap > 0 and len(a.following) >= cap and len(a.followers) <= cap:
+        if len(a.following) >= rules.follow_allowance(len(a.followers), self.params.platform.follow_cap):
             return False  # Twitter's 2009 follow cap
         a.following[b.index] = Tie(self.steps, met)
         b.followers.add(a.index)

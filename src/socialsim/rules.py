@@ -2,7 +2,10 @@
 
 Each rule works on one member's scalars and on whole numpy arrays alike, so the
 vectorised phases and the per-agent reference model (``socialsim.reference``)
-call the same functions and differ only in how they iterate.
+call the same functions and differ only in how they iterate. The numba kernels do not call
+them: the phases evaluate a rule with numpy before the kernel runs and pass the result in (a
+per-member mask, a lookup table), so each formula is written here once and a compiled kernel
+never holds a stale copy of it.
 """
 
 from __future__ import annotations
@@ -74,3 +77,42 @@ def attend_probability(skill, shyness, local_followees, attend_base, attend_skil
 def quiet_probability(is_early_elite, mainstream, quiet_rate, elite_exit_rate):
     """Going quiet (the first stage of leaving); early elite adopters drift off once the platform is mainstream."""
     return quiet_rate + np.where(is_early_elite & mainstream, elite_exit_rate, 0.0)
+
+
+def first_members(rng, reach_z, seed_members, elite_early_adoption, arrivals_per_step):
+    """The people on the platform at step 0 (unsorted).
+
+    Drawn without replacement with the reach weight of :func:`elite_weight` (early adopters have reach);
+    under a fixed arrival rate (``arrivals_per_step`` > 0, the classic growth models) people
+    0 .. seed_members - 1.
+    """
+    if arrivals_per_step > 0:
+        return np.arange(seed_members)
+    w = elite_weight(reach_z, elite_early_adoption)
+    return rng.choice(np.size(reach_z), size=seed_members, replace=False, p=w / w.sum())
+
+
+# the most followees anyone may have when no cap applies
+NO_FOLLOW_LIMIT = np.iinfo(np.int64).max
+
+
+def follow_allowance(followers, follow_cap):
+    """The most accounts one may follow, given one's followers: Twitter's 2009 follow cap.
+
+    With ``follow_cap`` C > 0, a member with at most C followers may follow at most C accounts; a member with
+    more followers than C, or anyone when C = 0, has no limit (:data:`NO_FOLLOW_LIMIT`). A follow is refused
+    when one already follows as many accounts as the allowance.
+    """
+    return np.where((follow_cap > 0) & (np.asarray(followers) <= follow_cap), follow_cap, NO_FOLLOW_LIMIT)
+
+
+def is_silent(last_post, joined_step, step, silence_steps):
+    """Whether an account counts as silent at ``step``: it has neither posted nor joined in the last
+    ``silence_steps`` steps (a newcomer who never posted is not silent at once)."""
+    return np.maximum(last_post, joined_step) < step - silence_steps
+
+
+def demoted_closeness(close_threshold):
+    """The closeness a close tie falls to when its follower has more close ties than the Dunbar number:
+    just below close, so it is the first to become close again."""
+    return close_threshold * 0.999

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import rules
 from ..params import Params
 from ..state import State
 
@@ -29,4 +30,4 @@ def cap_close_ties(g, threshold: float, dunbar: int) -> None:
     owner = g.src[order]
     first = np.searchsorted(owner, owner)  # start of each member's run in the sorted list
     rank = np.arange(order.size) - first
-    g.closeness[order[rank >= dunbar]] = np.float32(threshold * 0.999)
+    g.closeness[order[rank >= dunbar]] = np.float32(rules.demoted_closeness(threshold))

@@ -20,11 +20,7 @@ def seed(state: State, params: Params, rng: np.random.Generator) -> None:
     Erdos-Renyi network.
     """
     a = params.adoption
-    if a.arrivals_per_step > 0:
-        first = np.arange(a.seed_members)
-    else:
-        w = rules.elite_weight(state.pop.reach_z, a.elite_early_adoption)
-        first = rng.choice(state.n, size=a.seed_members, replace=False, p=w / w.sum())
+    first = rules.first_members(rng, state.pop.reach_z, a.seed_members, a.elite_early_adoption, a.arrivals_per_step)
     if a.attachment not in ("behaviour", "uniform"):
         params = params.replace(**{"adoption.attachment": "uniform"})
     join(state, params, np.sort(first), rng)

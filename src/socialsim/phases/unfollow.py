@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .. import rules
 from ..params import Params
 from ..state import State
 
@@ -14,16 +15,14 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     b, g = params.behaviour, state.graph
     if b.unfollow_prob == 0 or g.n_edges == 0:
         return
-    silent_since = np.maximum(state.last_post, state.joined_step)
+    silent = rules.is_silent(state.last_post, state.joined_step, state.step, b.silence_steps)
     drop = _silent_edges(int(rng.integers(2**62)), np.flatnonzero(state.online), g.sorted_rows, g.sorted_until, g.src,
-                         g.dst, g.alive, g.met, g.used, state.online, silent_since, state.step - b.silence_steps,
-                         b.unfollow_prob)
+                         g.dst, g.alive, g.met, g.used, state.online, silent, b.unfollow_prob)
     g.remove(drop)
 
 
 @njit(cache=True)
-def _silent_edges(seed, readers, row_ptr, sorted_until, src, dst, alive, met, used, online, silent_since, before,
-                  prob):
+def _silent_edges(seed, readers, row_ptr, sorted_until, src, dst, alive, met, used, online, silent, prob):
     """Follows by online members of silent accounts, each dropped with probability prob, in slot order.
 
     Walks only online members' rows of the sorted prefix (in slot order, as readers ascend), then the recent
@@ -35,11 +34,11 @@ def _silent_edges(seed, readers, row_ptr, sorted_until, src, dst, alive, met, us
     for i in range(readers.shape[0]):
         r = readers[i]
         for e in range(row_ptr[r], row_ptr[r + 1]):
-            if alive[e] and not met[e] and silent_since[dst[e]] < before and np.random.random() < prob:
+            if alive[e] and not met[e] and silent[dst[e]] and np.random.random() < prob:
                 out[m] = e
                 m += 1
     for e in range(sorted_until, used):
-        if alive[e] and not met[e] and online[src[e]] and silent_since[dst[e]] < before:
+        if alive[e] and not met[e] and online[src[e]] and silent[dst[e]]:
             if np.random.random() < prob:
                 out[m] = e
                 m += 1
