@@ -21,6 +21,13 @@ Sections (``--only``; default all):
 * ``multirun``: ``--multirun`` small runs (``--multirun-size`` x ``--multirun-steps``) end to end, through the
   CLI (``python -m socialsim -m 'seed=range(0,100)' ... hydra.launcher.n_jobs=J``) when it exists, else with
   joblib; serial (1 worker) and on 2 workers; parallel efficiency = T1 / (2 T2).
+* ``kernels`` (only when asked for): the read kernel and the attach kernel, old code (before they were split
+  into named steps, kept in ``benchmarks/old_kernels.py``) against the code in ``socialsim``, in one process on
+  the same inputs, interleaved, after a check that both give identical results. The read kernel's inputs are
+  captured from ``--kernels-steps`` steps of a ``--kernels-size`` model; the attach kernel builds a
+  Barabasi-Albert network of ``--kernels-size`` x 10 members (one call, every newcomer in turn), a
+  Bianconi-Barabasi one, and one whose seed has no degree (the uniform fallback and its rebuild).
+  ``--kernels-repeats`` timings of each; min and median reported. ``python benchmarks/run.py --only kernels``
 
 Results are merged into ``benchmarks/results.json`` (per section and size; a new run replaces the entries it
 measured) and ``benchmarks/results.md`` is rewritten from it. Times are medians over ``--repeats`` runs; the
@@ -82,7 +89,6 @@ def worker(engine: str, size: int, steps: int, seed: int, trace: bool, overrides
     if engine == "fast":
         for name in ("measure", "_sync_members"):
             setattr(model, name, _timed(phase_s, name.lstrip("_"), getattr(model, name)))
-        model.state.graph.compact = _timed(phase_s, "compact", model.state.graph.compact)
     t0 = time.perf_counter()
     model.run(steps, progress=progress)
     run = time.perf_counter() - t0
@@ -224,6 +230,81 @@ def bench_edges(args, results, log):
         b, a = np.polyfit(e, t, 1)
         out["linear_fit"] = {"seconds_per_step_at_0_edges": float(a), "seconds_per_million_edges": float(b * 1e6)}
     results["edges"] = out
+
+
+def bench_kernels(args, results, log):
+    """Old against new read and attach kernels, in this process, on identical inputs (see the docstring)."""
+    import numpy as np
+
+    sys.path.insert(0, str(HERE))
+    import old_kernels
+
+    import socialsim.phases.read as read
+    from socialsim import PlatformModel
+    from socialsim.phases.join import _attach_kernel
+
+    # the read kernel's inputs, captured as the read phase makes them
+    calls = []
+    new_read = read._read
+
+    def capture(seed, readers, fl, it, *rest):
+        calls.append((seed, readers, fl, it._replace(cell=it.cell.copy()), *rest))
+        return new_read(seed, readers, fl, it, *rest)
+
+    model = PlatformModel({"population.size": args.kernels_size, "seed": 0})
+    model.run(args.kernels_warmup)
+    read._read = capture
+    try:
+        model.run(args.kernels_steps)
+    finally:
+        read._read = new_read
+
+    def old_read():
+        return [old_kernels._read(seed, readers, *fl, it.cell.copy(), *it[1:], *rest)
+                for seed, readers, fl, it, *rest in calls]
+
+    def new_read_all():
+        return [new_read(seed, readers, fl, it._replace(cell=it.cell.copy()), *rest)
+                for seed, readers, fl, it, *rest in calls]
+
+    # the attach kernel: whole networks in one call
+    n = args.kernels_size * 10
+    rng = np.random.default_rng(0)
+    fitness = rng.random(n)
+    seeded = np.zeros(n)
+    seeded[:4] = 6.0  # m0 = 4 members, each following the 3 others: total degree 6
+    member = np.zeros(n, bool)
+    member[:4] = True
+    cases = {"preferential": (seeded, np.ones(n)), "fitness": (seeded * fitness, fitness),
+             "fallback": (np.zeros(n), np.ones(n))}
+
+    def attach(kernel, case):
+        weight, fit = cases[case]
+        return lambda: kernel(7, np.arange(4, n), weight.copy(), member, fit, 3, True)
+
+    jobs = {"read": (old_read, new_read_all)}
+    for case in cases:
+        jobs[f"attach_{case}"] = (attach(old_kernels._attach_kernel, case), attach(_attach_kernel, case))
+    out = {"size": args.kernels_size, "read_calls": len(calls), "attach_members": n,
+           "read_items": int(sum(len(x[0]) for x in new_read_all())), "repeats": args.kernels_repeats,
+           "load_before": os.getloadavg()[0], "machine": machine(), "measured": _now(), "timings": {}}
+    for name, (old, new) in jobs.items():
+        a, b = old(), new()  # also compiles or loads both
+        same = all(np.array_equal(x, y) for u, v in zip(a, b) for x, y in zip(u, v)) and len(a) == len(b)
+        if not same:
+            raise RuntimeError(f"old and new {name} kernels disagree")
+        times = {"old": [], "new": []}
+        for _ in range(args.kernels_repeats):
+            for which, fn in (("old", old), ("new", new)):
+                t = time.perf_counter()
+                fn()
+                times[which].append(time.perf_counter() - t)
+        row = {k: {"min_s": min(v), "median_s": statistics.median(v)} for k, v in times.items()}
+        out["timings"][name] = row
+        log(f"  {name}: old min {row['old']['min_s'] * 1000:.1f} ms, median {row['old']['median_s'] * 1000:.1f} ms; "
+            f"new min {row['new']['min_s'] * 1000:.1f} ms, median {row['new']['median_s'] * 1000:.1f} ms; identical")
+    out["load_after"] = os.getloadavg()[0]
+    results["kernels"] = out
 
 
 def _cli_available() -> bool:
@@ -391,6 +472,22 @@ def report(results: dict) -> str:
                       f"{_fmt_size(k)}: {v['slope']:.2f}" for k, v in sorted(results["edges_trace"].items(),
                                                                      key=lambda kv: int(kv[0]))
                       if v.get("slope") is not None) + ".", ""]
+    if "kernels" in results:
+        k = results["kernels"]
+        lines += ["## Read and attach kernels before and after their split into named steps", "",
+                  f"`python benchmarks/run.py --only kernels`, one process, socialsim at {k['machine']['git']}, "
+                  f"measured {k['measured']}; load {k['load_before']:.1f} -> {k['load_after']:.1f} on "
+                  f"{k['machine']['cores']} cores. Old code: `benchmarks/old_kernels.py`. Read: the kernel's "
+                  f"{k['read_calls']} calls of a {k['size']:,}-member run ({k['read_items']:,} items read), all "
+                  f"calls per timing. Attach: one network of {k['attach_members']:,} members, m = 3. Old and new "
+                  f"give identical results (checked). {k['repeats']} timings each, interleaved.", "",
+                  "| kernel | old min (ms) | new min (ms) | old median (ms) | new median (ms) | new / old (min) |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for name, row in k["timings"].items():
+            o, nw = row["old"], row["new"]
+            lines.append(f"| {name} | {o['min_s'] * 1000:.1f} | {nw['min_s'] * 1000:.1f} | "
+                         f"{o['median_s'] * 1000:.1f} | {nw['median_s'] * 1000:.1f} | {nw['min_s'] / o['min_s']:.2f} |")
+        lines.append("")
     runs = [results[k] for k in ("multirun", "multirun_joblib") if k in results]
     if runs:
         lines += ["## Multirun (end to end: fresh processes, imports, numba cache loading and output included)", "",
@@ -413,7 +510,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     size = lambda s: int(float(s))  # noqa: E731  (1e4 -> 10000)
-    ap.add_argument("--only", nargs="+", choices=("fast", "reference", "edges", "multirun"),
+    ap.add_argument("--only", nargs="+", choices=("fast", "reference", "edges", "multirun", "kernels"),
                     default=("fast", "reference", "edges", "multirun"))
     ap.add_argument("--sizes", nargs="+", type=size, default=[1000, 10_000, 100_000])
     ap.add_argument("--steps", type=int, default=365)
@@ -430,6 +527,10 @@ def main(argv=None) -> int:
     ap.add_argument("--multirun-steps", type=int, default=100)
     ap.add_argument("--multirun-repeats", type=int, default=3)
     ap.add_argument("--joblib", action="store_true", help="multirun with joblib even if the CLI exists")
+    ap.add_argument("--kernels-size", type=size, default=10_000)
+    ap.add_argument("--kernels-warmup", type=int, default=100, help="steps before the read kernel's inputs are kept")
+    ap.add_argument("--kernels-steps", type=int, default=20)
+    ap.add_argument("--kernels-repeats", type=int, default=7)
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--report-only", action="store_true", help="rewrite results.md from results.json, run nothing")
     # internal: one run in this process
@@ -450,10 +551,12 @@ def main(argv=None) -> int:
     if args.report_only:
         args.out.with_suffix(".md").write_text(report(results) + "\n")
         return 0
-    results["machine"] = machine()
-    log(f"machine: {results['machine']}; load {os.getloadavg()}")
-    sections = {"fast": bench_fast, "reference": bench_reference, "edges": bench_edges, "multirun": bench_multirun}
-    for name in ("fast", "reference", "edges", "multirun"):
+    if set(args.only) - {"kernels"}:  # the kernels section records its own machine and revision
+        results["machine"] = machine()
+    log(f"machine: {machine()}; load {os.getloadavg()}")
+    sections = {"fast": bench_fast, "reference": bench_reference, "edges": bench_edges, "multirun": bench_multirun,
+                "kernels": bench_kernels}
+    for name in ("fast", "reference", "edges", "multirun", "kernels"):
         if name in args.only:
             log(f"== {name}")
             sections[name](args, results, log)

@@ -119,6 +119,17 @@ def _tree_find(tree, u, top_bit):
     return pos
 
 
+@njit(cache=True, inline="always")
+def _tree_total(tree):
+    """The sum of all weights: the prefix sum up to the last index."""
+    total = 0.0
+    i = tree.shape[0] - 1
+    while i > 0:
+        total += tree[i]
+        i -= i & (-i)
+    return total
+
+
 @njit(cache=True)
 def _tree_build(weight):
     n = weight.shape[0]
@@ -132,6 +143,48 @@ def _tree_build(weight):
 
 
 @njit(cache=True)
+def _weighted_tree(weight):
+    """(Fenwick tree of the weights, number of positive weights)."""
+    positive = 0
+    for i in range(weight.shape[0]):
+        if weight[i] > 0:
+            positive += 1
+    return _tree_build(weight), positive
+
+
+@njit(cache=True, inline="always")
+def _add_weight(tree, weight, i, delta):
+    _tree_add(tree, i, delta)
+    weight[i] += delta
+
+
+@njit(cache=True, inline="always")
+def _draw_distinct(tree, weight, top_bit, k, drawn, saved):
+    """Draw k distinct indices one by one in proportion to weight among those not yet drawn (into drawn[:k]),
+    then put their weights back (saved[:k] is scratch)."""
+    n = weight.shape[0]
+    for t in range(k):
+        while True:
+            idx = _tree_find(tree, np.random.random() * _tree_total(tree), top_bit)
+            if idx < n and weight[idx] > 0:
+                break
+        drawn[t] = idx
+        saved[t] = weight[idx]
+        _add_weight(tree, weight, idx, -weight[idx])  # not again for this newcomer
+    for t in range(k):
+        _add_weight(tree, weight, drawn[t], saved[t])
+
+
+@njit(cache=True)
+def _degree_weights(weight, fitness, src, dst, k):
+    """Weights fitness x total degree from the first k follows made (all other degrees are zero)."""
+    weight[:] = 0.0
+    for q in range(k):
+        weight[src[q]] += fitness[src[q]]
+        weight[dst[q]] += fitness[dst[q]]
+
+
+@njit(cache=True)
 def _attach_kernel(seed, joiners, weight, member, fitness, m, grow):
     """Follows (src, dst) made by the joiners in turn; ``weight`` is updated in place as degrees grow."""
     np.random.seed(seed)
@@ -139,17 +192,11 @@ def _attach_kernel(seed, joiners, weight, member, fitness, m, grow):
     top_bit = 1
     while top_bit * 2 <= n:
         top_bit *= 2
-    if weight.sum() <= 0:
+    uniform_fallback = weight.sum() <= 0
+    if uniform_fallback:
         for i in range(n):
             weight[i] = 1.0 if member[i] else 0.0
-        uniform_fallback = True
-    else:
-        uniform_fallback = False
-    tree = _tree_build(weight)
-    positive = 0
-    for i in range(n):
-        if weight[i] > 0:
-            positive += 1
+    tree, positive = _weighted_tree(weight)
     src = np.empty(joiners.shape[0] * m, np.int64)
     dst = np.empty(joiners.shape[0] * m, np.int64)
     drawn = np.empty(m, np.int64)
@@ -158,55 +205,27 @@ def _attach_kernel(seed, joiners, weight, member, fitness, m, grow):
     for jj in range(joiners.shape[0]):
         j = joiners[jj]
         own = weight[j]
-        if own > 0:
-            _tree_add(tree, j, -own)
-            weight[j] = 0.0
-        available = positive - (1 if own > 0 else 0)
-        mj = min(m, available)
+        if own > 0:  # the newcomer does not follow itself
+            _add_weight(tree, weight, j, -own)
+        mj = min(m, positive - (1 if own > 0 else 0))
+        _draw_distinct(tree, weight, top_bit, mj, drawn, saved)
         for t in range(mj):
-            while True:
-                total = 0.0
-                i = n
-                while i > 0:  # prefix sum of everything = the total weight left
-                    total += tree[i]
-                    i -= i & (-i)
-                idx = _tree_find(tree, np.random.random() * total, top_bit)
-                if idx < n and weight[idx] > 0:
-                    break
-            drawn[t] = idx
-            saved[t] = weight[idx]
-            _tree_add(tree, idx, -weight[idx])  # not again for this newcomer
-            weight[idx] = 0.0
-        for t in range(mj):
-            _tree_add(tree, drawn[t], saved[t])
-            weight[drawn[t]] = saved[t]
             src[k] = j
             dst[k] = drawn[t]
             k += 1
         if own > 0:
-            _tree_add(tree, j, own)
-            weight[j] = own
+            _add_weight(tree, weight, j, own)
         if grow and not uniform_fallback:
             # the new follows raise the total degree of the followees and of the newcomer
             for t in range(mj):
-                _tree_add(tree, drawn[t], fitness[drawn[t]])
-                weight[drawn[t]] += fitness[drawn[t]]
+                _add_weight(tree, weight, drawn[t], fitness[drawn[t]])
             if mj > 0:
                 if weight[j] <= 0 and fitness[j] > 0:
                     positive += 1
-                _tree_add(tree, j, fitness[j] * mj)
-                weight[j] += fitness[j] * mj
+                _add_weight(tree, weight, j, fitness[j] * mj)
         elif grow and uniform_fallback and mj > 0:
             # nobody had a degree: from now on the degrees made so far weigh, as in the non-fallback case
-            for i in range(n):
-                weight[i] = 0.0
-            for q in range(k):
-                weight[src[q]] += fitness[src[q]]
-                weight[dst[q]] += fitness[dst[q]]
-            tree = _tree_build(weight)
-            positive = 0
-            for i in range(n):
-                if weight[i] > 0:
-                    positive += 1
+            _degree_weights(weight, fitness, src, dst, k)
+            tree, positive = _weighted_tree(weight)
             uniform_fallback = False
     return src[:k], dst[:k]
