@@ -113,6 +113,8 @@ class PlatformModel(mesa.Model):
     def timeseries(self) -> pd.DataFrame:
         """One row per measured step, with every metric in ``metrics.METRIC_NAMES``."""
         df = self.datacollector.get_model_vars_dataframe()
+        # Mesa 3.5's DataCollector keeps the model time of each collection only in _collection_steps (no public
+        # accessor; get_model_vars_dataframe has a plain 0..k-1 index), so the step column is read from there
         df.insert(0, "step", np.asarray(self.datacollector._collection_steps, dtype=np.int64))
         return df.reset_index(drop=True)
 

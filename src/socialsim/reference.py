@@ -540,6 +540,8 @@ class ReferenceModel(mesa.Model):
     # --- outputs -------------------------------------------------------------
     def timeseries(self) -> pd.DataFrame:
         df = self.datacollector.get_model_vars_dataframe()
+        # Mesa 3.5's DataCollector keeps the model time of each collection only in _collection_steps (no public
+        # accessor; get_model_vars_dataframe has a plain 0..k-1 index), so the step column is read from there
         df.insert(0, "step", np.asarray(self.datacollector._collection_steps, dtype=np.int64))
         return df.reset_index(drop=True)
 
