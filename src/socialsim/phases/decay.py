@@ -10,6 +10,7 @@ from ..state import State
 
 
 def run(state: State, params: Params, rng: np.random.Generator) -> None:
+    """Familiarity and closeness decay; members beyond the Dunbar number of close ties keep only their closest."""
     it, g = params.intimacy, state.graph
     used = g.used
     g.familiarity[:used] *= np.float32(1.0 - it.familiarity_decay)

@@ -10,6 +10,7 @@ from ..state import Reshares, State
 
 
 def run(state: State, params: Params, rng: np.random.Generator) -> None:
+    """Readers of this step's timeline like, reply and reshare; answered replies bring both sides closer."""
     b, g, pop, tl = params.behaviour, state.graph, state.pop, state.timeline
     n = state.n
     c = state.counts

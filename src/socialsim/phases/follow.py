@@ -10,6 +10,7 @@ from ..state import ACTIVE, State
 
 
 def run(state: State, params: Params, rng: np.random.Generator) -> None:
+    """This step's exposures become follows with their probability; the newly followed may follow back."""
     if state.exposures:
         follower, author, p = (np.concatenate(x) for x in zip(*state.exposures))
         state.exposures = []

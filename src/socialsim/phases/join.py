@@ -27,6 +27,7 @@ def seed(state: State, params: Params, rng: np.random.Generator) -> None:
 
 
 def run(state: State, params: Params, rng: np.random.Generator) -> None:
+    """Outsiders join (Bass adoption, or the classic growth rule's fixed arrivals) and follow their contacts."""
     a, pl, pop = params.adoption, params.platform, state.pop
     outside = np.flatnonzero(state.status == OUTSIDE)
     if a.arrivals_per_step > 0:

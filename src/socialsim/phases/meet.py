@@ -19,6 +19,7 @@ VENUE = 200  # most attendees one meetup holds; beyond it a random VENUE of them
 
 
 def run(state: State, params: Params, rng: np.random.Generator) -> None:
+    """Towns with enough members may hold a meetup; those who meet follow each other and grow closer."""
     m, pop, g = params.meetups, state.pop, state.graph
     state.counts.meetups = state.counts.attendees = 0
     if m.rate == 0:

@@ -10,6 +10,7 @@ from ..state import ACTIVE, State
 
 
 def run(state: State, params: Params, rng: np.random.Generator) -> None:
+    """Active members come online at their activity rate and post; each post gets an appeal."""
     b = params.behaviour
     state.online = (state.status == ACTIVE) & (rng.random(state.n) < state.pop.activity)
     state.posted = state.online & (rng.random(state.n) < b.post_prob)

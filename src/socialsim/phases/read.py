@@ -19,6 +19,7 @@ from ..state import Reshares, State, Timeline
 
 
 def run(state: State, params: Params, rng: np.random.Generator) -> None:
+    """Each online member reads at most ``platform.attention`` items of its timeline (``state.timeline``)."""
     pl, g = params.platform, state.graph
     # last step's reshares are delivered now; this step's are collected by the engage phase
     state.reshares_prev, state.reshares_new = state.reshares_new, Reshares.empty()

@@ -33,6 +33,7 @@ def mixture_weights(params: Params) -> dict[str, float]:
 
 
 def run(state: State, params: Params, rng: np.random.Generator) -> None:
+    """Each online member gets ``platform.recommender_slots`` suggestions, each a chance to follow."""
     weights = mixture_weights(params)
     readers = np.flatnonzero(state.online)
     if not weights or readers.size == 0:
