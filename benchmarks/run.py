@@ -480,7 +480,10 @@ def report(results: dict) -> str:
                   f"{k['machine']['cores']} cores. Old code: `benchmarks/old_kernels.py`. Read: the kernel's "
                   f"{k['read_calls']} calls of a {k['size']:,}-member run ({k['read_items']:,} items read), all "
                   f"calls per timing. Attach: one network of {k['attach_members']:,} members, m = 3. Old and new "
-                  f"give identical results (checked). {k['repeats']} timings each, interleaved.", "",
+                  f"give identical results (checked). {k['repeats']} timings each, interleaved."
+                  + (" The machine was under load (more runnable processes than cores): differences of a few percent "
+                     "are within the noise; the minima are the steadier figures."
+                     if max(k["load_before"], k["load_after"]) > k["machine"]["cores"] else ""), "",
                   "| kernel | old min (ms) | new min (ms) | old median (ms) | new median (ms) | new / old (min) |",
                   "|---|---:|---:|---:|---:|---:|"]
         for name, row in k["timings"].items():
