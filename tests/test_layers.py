@@ -13,7 +13,7 @@ SOURCE = Path(socialsim.__file__).resolve().parent
 
 
 def _module_name(path: Path, root: Path) -> str:
-    """'phases.timeline' for root/phases/timeline.py, 'phases' for root/phases/__init__.py, '' for the package."""
+    """'phases.read' for root/phases/read.py, 'phases' for root/phases/__init__.py, '' for the package."""
     parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
@@ -115,7 +115,7 @@ def violations(graph: dict[str, set[str]], layers) -> list[str]:
 
 def test_socialsim_imports_downward_only_and_without_circles():
     graph = import_graph(SOURCE, "socialsim")
-    assert {"io", "recovery", "config", "analysis", "phases.timeline"} <= set(graph)  # the walk found the package
+    assert {"io", "recovery", "config", "analysis", "phases.read"} <= set(graph)  # the walk found the package
     assert "runfolder" in graph["recovery"] and "recovery" in graph["io"]
     assert violations(graph, socialsim.LAYERS) == []
 
