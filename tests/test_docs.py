@@ -38,6 +38,10 @@ def test_phase_order_is_the_documented_one():
     assert documented == [name for name, _ in PHASES]
 
 
+def test_each_phase_is_named_as_its_module():
+    assert [(name, f"socialsim.phases.{name}") for name, _ in PHASES] == [(name, fn.__module__) for name, fn in PHASES]
+
+
 def _anchor(heading: str) -> str:
     """GitHub's id of a heading: lower case, punctuation other than - and _ dropped, spaces as hyphens."""
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")

@@ -15,7 +15,7 @@ import pytest
 from scipy import stats
 
 from socialsim import validation as v
-from socialsim.phases.adoption import _attach_kernel
+from socialsim.phases.join import _attach_kernel
 
 PRESETS = ("barabasi_albert", "erdos_renyi", "bianconi_barabasi", "twitter2009")
 

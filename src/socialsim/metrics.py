@@ -99,8 +99,8 @@ def measure(state: State, params) -> dict[str, float]:
     linked_pairs = g.n_edges - g.mutual_pairs
     out: dict[str, float] = {
         "members": n_members,
-        "joined": state.counts.get("joined", 0),
-        "left": state.counts.get("left", 0),
+        "joined": state.counts.joined,
+        "left": state.counts.left,
         "follows": g.n_edges,
         "reciprocity": g.mutual_pairs / linked_pairs if linked_pairs else 0.0,
         "mean_followers": float(followers.mean()) if n_members else 0.0,
@@ -108,8 +108,8 @@ def measure(state: State, params) -> dict[str, float]:
         "top1_share_followers": top_share(followers, 0.01),
         "top10_share_impressions": top_share(state.impressions[members], 0.10),
         "local_tie_share": g.local_edges / g.n_edges if g.n_edges else 0.0,
-        "meetups": state.counts.get("meetups", 0),
-        "attendees": state.counts.get("attendees", 0),
+        "meetups": state.counts.meetups,
+        "attendees": state.counts.attendees,
     }
     sample = members
     if n_members > SAMPLE:
@@ -131,8 +131,8 @@ def measure(state: State, params) -> dict[str, float]:
     close_ties, gap = _intimacy(state, params)
     out["close_ties_per_member"] = close_ties / n_members if n_members else 0.0
     out["intimacy_gap"] = gap
-    read = state.counts.get("items_read", 0)
-    out["nonfollower_impression_share"] = state.counts.get("nonfollower_read", 0) / read if read else 0.0
+    read = state.counts.items_read
+    out["nonfollower_impression_share"] = state.counts.nonfollower_read / read if read else 0.0
     return {name: float(out[name]) for name in METRIC_NAMES}
 
 

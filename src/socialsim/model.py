@@ -12,7 +12,7 @@ import pandas as pd
 from . import metrics, population
 from .agents import Member
 from .params import Params
-from .phases import PHASES, adoption, following
+from .phases import PHASES, follow, join, unfollow
 from .state import State
 
 
@@ -32,8 +32,10 @@ class PlatformModel(mesa.Model):
         people_rng = self.rng if p.population.seed < 0 else np.random.default_rng(p.population.seed)
         self.state = State.new(population.generate(p.population, people_rng))
         self.state.elite = self.state.pop.reach >= np.quantile(self.state.pop.reach, p.leaving.elite_quantile)
-        adoption.seed(self.state, p, self.rng)
-        following.run(self.state, p, self.rng)  # the first members follow their offline contacts
+        join.seed(self.state, p, self.rng)
+        # the first members follow their offline contacts (and the follow step's unfollowing runs, as in a step)
+        follow.run(self.state, p, self.rng)
+        unfollow.run(self.state, p, self.rng)
         self._sync_members()
         self.measure()
 
@@ -77,12 +79,13 @@ class PlatformModel(mesa.Model):
 
     # --- the step ----------------------------------------------------------
     def step(self) -> None:
-        """One day: join, post, read, engage, recommend, follow, meet, leave, decay; then measure."""
+        """One day: the phases of ``socialsim.phases.PHASES`` in order; then Mesa's agents follow membership and
+        the model measures."""
         self.state.step = self.steps
         for _, phase in PHASES:
             phase(self.state, self.params, self.rng)
+        # after compact, which touches only the follow graph; this touches only Mesa's agents
         self._sync_members()
-        self.state.graph.compact()
         self.measure()
 
     def measure(self) -> None:
@@ -91,7 +94,6 @@ class PlatformModel(mesa.Model):
 
     def _sync_members(self) -> None:
         """Mesa agents mirror membership: created on joining, removed on leaving."""
-        self.state.counts.update(joined=len(self.state.joined_now), left=len(self.state.left_now))
         for i in self.state.joined_now.tolist():
             self.members[i] = Member(self, i)
         for i in self.state.left_now.tolist():

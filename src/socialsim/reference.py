@@ -35,9 +35,9 @@ import pandas as pd
 
 from . import metrics, population, rules
 from .params import Params
-from .phases.meetups import VENUE
+from .phases.meet import VENUE
 from .phases.recommend import mixture_weights
-from .state import ACTIVE, LEFT, OUTSIDE, QUIET
+from .state import ACTIVE, LEFT, OUTSIDE, QUIET, StepCounts
 
 
 class Tie:
@@ -143,19 +143,19 @@ class Person(mesa.Agent):
         """One item read: maybe like or reply (and be answered), reshare, or meet a stranger's post."""
         p, counts, rnd = self.model.params, self.model.counts, self.model.random
         b = p.behaviour
-        counts["items_read"] += 1
+        counts.items_read += 1
         author.impressions += 1
         if tie is None:
-            counts["nonfollower_read"] += 1
+            counts.nonfollower_read += 1
             author.nonfollower_impressions += 1
         else:
             tie.familiarity += p.intimacy.familiarity_gain
         if rnd.random() < rules.engage_probability(appeal, b.engage_base, b.engage_slope):
             author.engagements += 1
             if rnd.random() < rules.reply_probability(self.shyness, b.reply_share):
-                counts["replies"] += 1
+                counts.replies += 1
                 if rnd.random() < rules.answer_probability(author.shyness, b.answer_prob):
-                    counts["answered"] += 1
+                    counts.answered += 1
                     for x, y in ((self, author), (author, self)):
                         if y.index in x.following:
                             x.following[y.index].closeness += p.intimacy.closeness_gain_reply
@@ -245,7 +245,7 @@ class ReferenceModel(mesa.Model):
         self.recommenders = mixture_weights(p)
         self.n_joined = 0
         self.mainstream_since = -1
-        self.counts: dict[str, int] = {}
+        self.counts = StepCounts()
         self.top_k_history: list[set] = []
         self.metrics: dict[str, float] = {}
         self.datacollector = mesa.DataCollector(
@@ -267,7 +267,8 @@ class ReferenceModel(mesa.Model):
 
     # --- the step ----------------------------------------------------------
     def step(self) -> None:
-        """One day, in the fast model's phase order: join, post, read+engage, recommend, follow, meet, leave, decay."""
+        """One day, in the fast model's phase order: join, post, read+engage, recommend, follow, unfollow, meet, leave,
+        decay (the fast model's compact has nothing to do here)."""
         self._new_counts()
         outside = [x for x in self.people if x.status == OUTSIDE]
         a = self.params.adoption
@@ -295,8 +296,7 @@ class ReferenceModel(mesa.Model):
         return self
 
     def _new_counts(self) -> None:
-        self.counts = dict.fromkeys(("joined", "left", "items_read", "nonfollower_read", "replies", "answered",
-                                     "meetups", "attendees"), 0)
+        self.counts = StepCounts()
 
     # --- follows -------------------------------------------------------------
     def add_follow(self, a: Person, b: Person, met: bool = False) -> bool:
@@ -323,7 +323,7 @@ class ReferenceModel(mesa.Model):
     def join(self, joiners: list[Person], attachment: str | None = None) -> None:
         """Make people members; they follow offline contacts already there, who may follow them (exposures)."""
         attachment = attachment or self.params.adoption.attachment
-        self.counts["joined"] = len(joiners)
+        self.counts.joined = len(joiners)
         order = list(range(len(joiners)))
         self.random.shuffle(order)
         for person, rank in zip(joiners, order):
@@ -416,8 +416,8 @@ class ReferenceModel(mesa.Model):
                 if hear and rnd.random() < rules.attend_probability(x.skill, x.shyness, ties, m.attend_base,
                                                                     m.attend_skill, m.attend_ties, m.attend_shyness):
                     groups[x.town].append(x)
-        self.counts["meetups"] = len(hosts)
-        self.counts["attendees"] = sum(len(g) for g in groups.values())
+        self.counts.meetups = len(hosts)
+        self.counts.attendees = sum(len(g) for g in groups.values())
         for t in sorted(hosts):
             for a, b in self._meet(groups[t]):
                 # meeting in person: follows both ways, an offline tie, and closeness on both sides
@@ -459,7 +459,7 @@ class ReferenceModel(mesa.Model):
                 x.online = False
                 x.quiet_since = self.steps
         gone = [x for x in self.people if x.status == QUIET and self.steps - x.quiet_since >= lv.quiet_steps]
-        self.counts["left"] = len(gone)
+        self.counts.left = len(gone)
         for x in gone:
             x.status = LEFT
             x.left_step = self.steps
@@ -506,8 +506,8 @@ class ReferenceModel(mesa.Model):
         c = self.counts
         out = {
             "members": n,
-            "joined": c["joined"],
-            "left": c["left"],
+            "joined": c.joined,
+            "left": c.left,
             "follows": n_edges,
             "reciprocity": mutual_pairs / linked if linked else 0.0,
             "mean_followers": followers.mean() if n else 0.0,
@@ -525,9 +525,9 @@ class ReferenceModel(mesa.Model):
             "close_ties_per_member": close / n if n else 0.0,
             "intimacy_gap": float(np.mean(gaps)) if gaps else 0.0,
             "local_tie_share": local / n_edges if n_edges else 0.0,
-            "nonfollower_impression_share": c["nonfollower_read"] / c["items_read"] if c["items_read"] else 0.0,
-            "meetups": c["meetups"],
-            "attendees": c["attendees"],
+            "nonfollower_impression_share": c.nonfollower_read / c.items_read if c.items_read else 0.0,
+            "meetups": c.meetups,
+            "attendees": c.attendees,
         }
         return {name: float(out[name]) for name in metrics.METRIC_NAMES}
 

@@ -49,7 +49,24 @@ class Reshares:
 
 
 @dataclass
+class StepCounts:
+    """What happened in one step, as the metrics need it; every phase that counts sets its fields each step."""
+
+    joined: int = 0  # people who joined (join phase)
+    left: int = 0  # members who left (leave phase)
+    items_read: int = 0  # timeline items read (engage phase)
+    nonfollower_read: int = 0  # ... of which the reader does not follow the author
+    replies: int = 0
+    answered: int = 0  # replies the author answered
+    reshares: int = 0
+    meetups: int = 0  # meetups held (meet phase)
+    attendees: int = 0
+
+
+@dataclass
 class State:
+    """Everything the fast model knows: per-person arrays, the follow graph, and the current step's scratch."""
+
     pop: Population
     graph: FollowGraph
     step: int = 0
@@ -77,7 +94,7 @@ class State:
     exposures: list = field(default_factory=list)  # (follower, author, probability) arrays to try to follow
     joined_now: np.ndarray = None
     left_now: np.ndarray = None
-    counts: dict = field(default_factory=dict)  # per-step tallies for the metrics (meetups, replies ...)
+    counts: StepCounts = field(default_factory=StepCounts)  # per-step tallies for the metrics
     top_k_history: list = field(default_factory=list)
 
     @classmethod

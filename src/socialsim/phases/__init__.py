@@ -1,16 +1,18 @@
-"""One module per mechanism; each exposes ``run(state, params, rng)`` and is called once per step, in order."""
+"""One module per phase, named as the phase; each exposes ``run(state, params, rng)``, called once per step."""
 
-from . import adoption, engagement, following, intimacy, leaving, meetups, posting, recommend, timeline
+from . import compact, decay, engage, follow, join, leave, meet, post, read, recommend, unfollow
 
 # the order of the phases within a step (docs/ODD.md, "Process overview and scheduling")
 PHASES = (
-    ("join", adoption.run),
-    ("post", posting.run),
-    ("read", timeline.run),
-    ("engage", engagement.run),
+    ("join", join.run),
+    ("post", post.run),
+    ("read", read.run),
+    ("engage", engage.run),
     ("recommend", recommend.run),
-    ("follow", following.run),
-    ("meet", meetups.run),
-    ("leave", leaving.run),
-    ("decay", intimacy.run),
+    ("follow", follow.run),
+    ("unfollow", unfollow.run),
+    ("meet", meet.run),
+    ("leave", leave.run),
+    ("decay", decay.run),
+    ("compact", compact.run),
 )

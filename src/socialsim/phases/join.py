@@ -49,6 +49,7 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
 def join(state: State, params: Params, joiners: np.ndarray, rng: np.random.Generator) -> None:
     """Make people members; they start by following offline contacts already there (and are followed back)."""
     state.joined_now = joiners
+    state.counts.joined = len(joiners)
     if joiners.size == 0:
         return
     pop = state.pop

@@ -25,6 +25,7 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     state.quiet_since[quiet] = state.step
     gone = np.flatnonzero((state.status == QUIET) & (state.step - state.quiet_since >= lv.quiet_steps))
     state.left_now = gone
+    state.counts.left = len(gone)
     if gone.size == 0:
         return
     state.status[gone] = LEFT

@@ -13,14 +13,14 @@ import numpy as np
 from .. import rules
 from ..params import Params
 from ..state import ACTIVE, State
-from .following import follow
+from .follow import follow
 
 VENUE = 200  # most attendees one meetup holds; beyond it a random VENUE of them get in
 
 
 def run(state: State, params: Params, rng: np.random.Generator) -> None:
     m, pop, g = params.meetups, state.pop, state.graph
-    state.counts.update(meetups=0, attendees=0)
+    state.counts.meetups = state.counts.attendees = 0
     if m.rate == 0:
         return
     active = np.flatnonzero(state.status == ACTIVE)
@@ -34,7 +34,7 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     p = rules.attend_probability(pop.skill[local], pop.shyness[local], ties, m.attend_base, m.attend_skill,
                                  m.attend_ties, m.attend_shyness)
     attendees = local[hear & (rng.random(local.size) < p)]
-    state.counts.update(meetups=int(hosts.size), attendees=int(attendees.size))
+    state.counts.meetups, state.counts.attendees = int(hosts.size), int(attendees.size)
     pairs = [meet(state, params, attendees[pop.town[attendees] == t], rng) for t in hosts]
     a = np.concatenate([x[0] for x in pairs])
     b = np.concatenate([x[1] for x in pairs])

@@ -12,8 +12,9 @@ from ..state import Reshares, State
 def run(state: State, params: Params, rng: np.random.Generator) -> None:
     b, g, pop, tl = params.behaviour, state.graph, state.pop, state.timeline
     n = state.n
-    state.counts.update(items_read=len(tl), nonfollower_read=int((tl.edge < 0).sum()), replies=0, answered=0,
-                        reshares=0)
+    c = state.counts
+    c.items_read, c.nonfollower_read = len(tl), int((tl.edge < 0).sum())
+    c.replies = c.answered = c.reshares = 0
     if len(tl) == 0:
         return
     state.impressions += np.bincount(tl.author, minlength=n)
@@ -44,4 +45,4 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     state.expose(tl.reader[stranger], author,
                  rules.follow_probability(tl.appeal[stranger], pop.reach[author], b.follow_base, b.follow_slope,
                                           b.prominence))
-    state.counts.update(replies=len(reply), answered=len(answered), reshares=len(state.reshares_new.author))
+    c.replies, c.answered, c.reshares = len(reply), len(answered), len(state.reshares_new.author)
