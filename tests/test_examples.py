@@ -52,12 +52,12 @@ ROOT = Path(__file__).resolve().parents[1]
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 TIMEOUT_S = 600
 NORMALISE = [  # (pattern, stand-in), applied in this order
-    (re.compile(r"\b[0-9a-f]{64}\b"), "<sha256>"),
-    (re.compile(r"\b[0-9a-f]{16}\b"), "<hash>"),
-    (re.compile(r"\b\d{4}-\d\d-\d\d\b"), "<date>"),
-    (re.compile(r"\b\d\d:\d\d:\d\d(,\d+)?"), "<time>"),
-    (re.compile(r"\b\d\d-\d\d-\d\d\b"), "<time>"),
-    (re.compile(r"\b\d+(\.\d+)? s\b"), "<duration>"),
+    (re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])"), "<sha256>"),
+    (re.compile(r"(?<![0-9a-f])[0-9a-f]{16}(?![0-9a-f])"), "<hash>"),
+    (re.compile(r"(?<!\d)\d{4}-\d\d-\d\d(?!\d)"), "<date>"),
+    (re.compile(r"(?<!\d)\d\d:\d\d:\d\d([,.]\d+)?(?!\d)"), "<time>"),
+    (re.compile(r"(?<!\d)\d\d-\d\d-\d\d(?!\d)"), "<time>"),
+    (re.compile(r"(?<![\d.])\d+(\.\d+)? s\b"), "<duration>"),
 ]
 FENCE = re.compile(r"^(\s*)```(\S*)")
 
