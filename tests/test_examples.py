@@ -35,6 +35,7 @@ rewrites the outputs that no longer match (see :func:`update_document`).
 from __future__ import annotations
 
 import contextlib
+import difflib
 import doctest
 import os
 import re
@@ -146,8 +147,10 @@ class Outcome:
 
     def report(self) -> str:
         name = f"{self.document.relative_to(ROOT) if self.document.is_relative_to(ROOT) else self.document}"
-        return (f"{name}:{self.line}: {self.source}\n--- shown\n{self.expected}\n--- printed\n{self.actual}\n"
-                f"(run `python tests/update_examples.py` if the change in the output is intended)")
+        diff = difflib.unified_diff(normalise(self.expected).splitlines(), normalise(self.actual).splitlines(),
+                                    "shown", "printed", lineterm="", n=2)
+        return (f"{name}:{self.line}: {self.source}\n" + "\n".join(diff) +
+                "\n(if the change is intended, `python tests/update_examples.py` rewrites the shown output)")
 
 
 # --- running them -------------------------------------------------------------------------------------
@@ -264,8 +267,9 @@ def merge(expected: str, actual: str) -> str:
 
     Each shown line is matched, in order, with the next printed line it still matches, or else the next one
     that has its shape (the same text with other numbers); the lines after the last ``...`` are matched with
-    the last lines printed. A matched line is replaced by the printed one, an unmatched line is
-    dropped, and printed lines that no ``...`` line covers are added. If the result does not match ``actual``,
+    the last lines printed. A matched line is kept if it still matches (so only lines that changed beyond
+    the normalisation are rewritten) and replaced by the printed one otherwise; an unmatched line is dropped,
+    and printed lines that no ``...`` line covers are added. If the result does not match ``actual``,
     the whole printed output is returned instead.
     """
     shown_lines, printed = expected.splitlines(), actual.splitlines()
@@ -286,7 +290,7 @@ def merge(expected: str, actual: str) -> str:
             continue
         if not eliding:
             out.extend(printed[j:k])
-        out.append(line if "..." in line and matches(line, printed[k]) else printed[k])
+        out.append(line if matches(line, printed[k]) else printed[k])  # unchanged lines keep their shown times
         j, eliding = k + 1, False
     if not eliding:
         out.extend(printed[j:])
@@ -363,7 +367,9 @@ def test_a_wrong_output_is_reported(tmp_path):
     assert [(o.kind, o.ok) for o in outcomes] == [("console", False), ("pycon", False)]
     assert outcomes[0].actual == "socialsim: error: population.size must be >= 1; got 0"
     assert outcomes[1].actual == "42"
-    assert "--- shown\nsocialsim: error: population.size must be >= 2" in outcomes[0].report()
+    report = outcomes[0].report()
+    assert "-socialsim: error: population.size must be >= 2; got 0" in report
+    assert "+socialsim: error: population.size must be >= 1; got 0" in report
 
 
 def test_the_updater_makes_a_stale_document_pass_and_keeps_its_elisions(tmp_path):
