@@ -158,7 +158,8 @@ def run_command(command: str, workdir: Path) -> str:
     """Run a ``python ...`` command of a console example in ``workdir`` and return its output as shown."""
     argv = shlex.split(command)
     if not argv or argv[0] != "python":
-        raise ValueError(f"console examples run python commands only; got: {command}")
+        raise ValueError(f"a console example runs a python command; got: {command} "
+                         "(show a command that cannot run here in a ```bash block, without output)")
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"}
     env.pop("HYDRA_FULL_ERROR", None)
     proc = subprocess.run([sys.executable, *argv[1:]], cwd=workdir, env=env, stdout=subprocess.PIPE,
