@@ -6,9 +6,11 @@ What is run
   continues on the next one), and the lines after it, up to the next ``$ `` or the end of the block, are its
   expected output. A command starts with ``python``, which stands for this test's interpreter
   (``sys.executable``); it runs without a shell, with stdout and stderr merged as a terminal shows them.
+  A command shown without output (followed by the end of the block or the next ``$``) is not run. To add an
+  example, write the command and a placeholder line under it, then run ``python tests/update_examples.py``.
 - A fenced block whose first line starts with ``>>> `` (```` ```pycon ````): doctest examples.
-- A ```` ```bash ```` block (commands without output) is shown, not run: it is for what cannot run here,
-  such as a cluster or hours of compute.
+- A ```` ```bash ```` block is shown, not run: it is for what cannot run here, such as a cluster or hours
+  of compute.
 
 All examples of one document run in document order in one fresh temporary directory: it is the working
 directory of the commands and of the ``>>>`` examples, and the ``>>>`` examples of a document share one
@@ -183,6 +185,9 @@ def _console(document: Path, block: Block, workdir: Path) -> list[Outcome]:
         while end < len(lines) and not lines[end].startswith("$ "):
             end += 1
         expected = "\n".join(lines[i + 1:end]).rstrip()
+        if not expected:  # a command to type, shown without output: not an example
+            i = end
+            continue
         actual = run_command(command, workdir)
         outcomes.append(Outcome(document, block.start + first + 1, "$ " + command, expected, actual,
                                 matches(expected, actual), block.start + i + 1, block.start + end, "console",
@@ -371,6 +376,13 @@ def test_a_wrong_output_is_reported(tmp_path):
     report = outcomes[0].report()
     assert "-socialsim: error: population.size must be >= 2; got 0" in report
     assert "+socialsim: error: population.size must be >= 1; got 0" in report
+
+
+def test_a_command_shown_without_output_is_not_run(tmp_path):
+    document = tmp_path / "commands.md"
+    document.write_text("```console\n$ python -m socialsim population.size=0\n$ python -m socialsim \\\n"
+                        "    run.steps=0\n```\n")
+    assert run_document(document, tmp_path) == []
 
 
 def test_the_updater_makes_a_stale_document_pass_and_keeps_its_elisions(tmp_path):
