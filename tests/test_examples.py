@@ -268,13 +268,14 @@ def _shape(line: str) -> str:
     return " ".join(re.sub(r"[-+]?\d[\d,]*(\.\d+)?", "0", normalise(line)).split())
 
 
-def merge(expected: str, actual: str) -> str:
+def merge(expected: str, actual: str, keep: bool = True) -> str:
     """New shown output for ``actual``, keeping the ``...`` lines of ``expected`` where they still fit.
 
     Each shown line is matched, in order, with the next printed line it still matches, or else the next one
     that has its shape (the same text with other numbers); the lines after the last ``...`` are matched with
-    the last lines printed. A matched line is kept if it still matches (so only lines that changed beyond
-    the normalisation are rewritten) and replaced by the printed one otherwise; an unmatched line is dropped,
+    the last lines printed. A matched line is kept if it still matches and either ``keep`` is true (so only
+    lines that changed beyond the normalisation are rewritten) or it elides part of the line with ``...``; it is
+    replaced by the printed one otherwise; an unmatched line is dropped,
     and printed lines that no ``...`` line covers are added. If the result does not match ``actual``,
     the whole printed output is returned instead.
     """
@@ -296,7 +297,7 @@ def merge(expected: str, actual: str) -> str:
             continue
         if not eliding:
             out.extend(printed[j:k])
-        out.append(line if matches(line, printed[k]) else printed[k])  # unchanged lines keep their shown times
+        out.append(line if (keep or "..." in line) and matches(line, printed[k]) else printed[k])
         j, eliding = k + 1, False
     if not eliding:
         out.extend(printed[j:])
@@ -304,10 +305,11 @@ def merge(expected: str, actual: str) -> str:
     return merged if matches(merged, actual) else actual
 
 
-def update_document(document: Path) -> tuple[int, int, list[str]]:
-    """Re-run ``document``'s examples and rewrite the shown outputs that no longer match.
+def update_document(document: Path, everything: bool = False) -> tuple[int, int, list[str]]:
+    """Re-run ``document``'s examples and rewrite the shown outputs that no longer match (all, if ``everything``).
 
-    Returns (examples, rewritten, notes). Outputs that still match are left as they are. Where a block elides
+    Returns (examples, rewritten, notes). Unless ``everything``, outputs that still match are left as they are,
+    and so are the lines of a changed output that still match, with the times they show. Where a block elides
     lines with ``...``, the elisions are kept if the new output still fits them (:func:`merge`); otherwise the
     whole printed output replaces the shown one, and a note says so. An example that raises is left alone and
     noted.
@@ -316,13 +318,13 @@ def update_document(document: Path) -> tuple[int, int, list[str]]:
     lines = document.read_text().splitlines()
     notes, edits = [], []
     for o in outcomes:
-        if o.ok:
+        if o.ok and not everything:
             continue
         where = f"{document.name}:{o.line}"
         if o.error:
             notes.append(f"{where}: raised an exception, left as it is:\n{o.actual}")
             continue
-        new = merge(o.expected, o.actual)
+        new = merge(o.expected, o.actual, keep=not everything)
         if "..." in o.expected and "..." not in new:
             notes.append(f"{where}: elisions no longer fit; the whole output is shown now")
         new_lines = new.splitlines()
