@@ -33,7 +33,7 @@ chronological timeline) and the model's defaults. The population is ``--size`` p
 
     python experiments/calibrate_twitter2009.py --space wide --confirm 2 --seeds 4   # first pass
     python experiments/calibrate_twitter2009.py                  # second pass (focused), write results JSON
-    python experiments/calibrate_twitter2009.py --write-preset   # and rewrite configs/scenario/twitter2009.yaml
+    python experiments/calibrate_twitter2009.py --write-preset   # and rewrite src/socialsim/conf/scenario/twitter2009.yaml
     python experiments/calibrate_twitter2009.py --preset-only    # rewrite the preset from the results JSON
 """
 
@@ -54,7 +54,7 @@ from socialsim.params import Params
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments" / "results" / "calibrate_twitter2009.json"
-PRESET = ROOT / "configs" / "scenario" / "twitter2009.yaml"
+PRESET = ROOT / "src" / "socialsim" / "conf" / "scenario" / "twitter2009.yaml"
 
 # the parameters searched: (low, high, scale); "log" draws log-uniformly, "int" rounds to a whole number.
 # Two passes. "wide" (first) spans what the parameters plausibly mean; its best points miss the 67.6% share

@@ -1,4 +1,4 @@
-"""``python -m socialsim``: run the platform model from Hydra configs (``configs/``), one run or a sweep.
+"""``python -m socialsim``: run the platform model from the Hydra configs in ``socialsim/conf/``, one run or a sweep.
 
 Build Params from the composed config, run with a progress bar, write the run folder (see socialsim.io),
 print the headline metrics and the folder. Bad input ends with one line on stderr and exit code 2.

@@ -1,7 +1,7 @@
 """Hydra configuration of socialsim: schemas, cfg -> Params, one-line errors, and ``compose_params``.
 
 The :class:`socialsim.params.Params` dataclasses are the single source of truth. They are registered in
-Hydra's ConfigStore as the schema of the primary config (``configs/config.yaml``), so a wrong type or an
+Hydra's ConfigStore as the schema of the primary config (``socialsim/conf/config.yaml``, shipped in the package), so a wrong type or an
 unknown key fails while the config is composed; allowed ranges and choices are checked by
 :func:`socialsim.params.validate` before any run folder is created (see :class:`PreflightCallback`).
 
@@ -22,8 +22,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from .params import RUN_CONTROL, ParameterError, Params, allowed, config_hash, flat_params, iter_fields
 
-#: ``configs/`` at the repository root (the package is installed editable from the source tree).
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+#: the Hydra configs, shipped inside the package (``socialsim/conf/``), so an installed wheel finds them too
+CONFIG_DIR = Path(__file__).resolve().parent / "conf"
 CONFIG_NAME = "config"
 SCHEMA_NAME = "socialsim_schema"
 

@@ -10,7 +10,7 @@ Each notebook in ``experiments/`` does::
 Environment variables (read when called, so a test can set them):
 
 ``SOCIALSIM_SCALE``
-    ``full`` (default): the sweep as ``configs/experiment/NAME.yaml`` defines it (2,000 people, 365 days,
+    ``full`` (default): the sweep as ``socialsim/conf/experiment/NAME.yaml`` defines it (2,000 people, 365 days,
     20 seeds). ``ci``: a reduced sweep (300 people, 60 days, 2 seeds, fewer levels; see :data:`CI_OVERRIDES`)
     so that every notebook runs in CI in well under a minute of model time.
 ``SOCIALSIM_SWEEPS_DIR``
@@ -36,8 +36,14 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[2]
-EXPERIMENT_DIR = REPO / "configs" / "experiment"
+from .config import CONFIG_DIR
+from .extras import require
+
+_CHECKOUT = Path(__file__).resolve().parents[2]
+#: the source checkout when socialsim runs from one (its results/ are the committed ones), else the working
+#: folder (an installed wheel has no checkout: sweeps and results go under ./results)
+REPO = _CHECKOUT if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "results").is_dir() else Path.cwd()
+EXPERIMENT_DIR = CONFIG_DIR / "experiment"
 SCALES = ("full", "ci")
 
 #: the reduced sweep of each experiment at SOCIALSIM_SCALE=ci (added to the command line)
@@ -363,7 +369,7 @@ def morris_problem() -> dict:
 
 def morris_design(trajectories: int, levels: int = 4, seed: int = 2009) -> np.ndarray:
     """SALib's Morris design (one row per run) of ``trajectories`` trajectories on ``levels`` levels."""
-    from SALib.sample import morris as morris_sample
+    morris_sample = require("SALib.sample.morris", "study", "the Morris design")
 
     return morris_sample.sample(morris_problem(), N=trajectories, num_levels=levels, seed=seed)
 
@@ -425,7 +431,7 @@ def analyze_morris(design: np.ndarray, runs: pd.DataFrame, outputs: Sequence[str
                    levels: int = 4, seed: int = 0) -> pd.DataFrame:
     """SALib's Morris analysis of each output: mu, mu_star (and its 95% bootstrap interval), sigma, per
     parameter. ``runs`` needs a ``sample`` column (the design row)."""
-    from SALib.analyze import morris as morris_analyze
+    morris_analyze = require("SALib.analyze.morris", "study", "the Morris analysis")
 
     runs = runs.sort_values("sample")
     if list(runs["sample"]) != list(range(len(design))):

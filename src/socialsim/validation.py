@@ -25,9 +25,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .extras import require
 from .params import Params
 
-SCENARIO_DIR = Path(__file__).resolve().parents[2] / "configs" / "scenario"
+SCENARIO_DIR = Path(__file__).resolve().parent / "conf" / "scenario"
 
 # Kwak, Lee, Park, Moon 2010, "What is Twitter, a social network or a news media?" (WWW 2010):
 # 41.7M profiles, 1.47B follows, crawled June-September 2009.
@@ -40,7 +41,7 @@ KWAK2010 = {
 
 # --- running a preset -----------------------------------------------------
 def scenario_params(name: str, overrides: dict | None = None) -> Params:
-    """The parameters of ``configs/scenario/NAME.yaml`` with dotted overrides.
+    """The parameters of ``socialsim/conf/scenario/NAME.yaml`` with dotted overrides.
 
     Uses the Hydra composition (``socialsim.config.compose_params``) when it exists, and otherwise
     reads the scenario file with OmegaConf; both give the same Params.
@@ -173,7 +174,7 @@ def powerlaw_fit(values, xmin: float | None = None, xmax: float | None = None,
     quantile): a fit of the body of the distribution, not of its last few dozen values. ``xmax`` cuts the
     far tail off, as Kwak et al. did above about 1e5 followers.
     """
-    import powerlaw  # noqa: PLC0415
+    powerlaw = require("powerlaw", "study", "a power-law fit")
 
     x = np.asarray(values)
     x = x[x > 0]
@@ -210,7 +211,7 @@ def powerlaw_fit(values, xmin: float | None = None, xmax: float | None = None,
 def powerlaw_vs_exponential(values, xmin: float | None = None) -> tuple[float, float]:
     """(R, p): Vuong's log-likelihood ratio of a power law against an exponential above x_min (KS-chosen when
     not given), and its p-value. R > 0 favours the power law (Clauset, Shalizi, Newman 2009, section 5)."""
-    import powerlaw  # noqa: PLC0415
+    powerlaw = require("powerlaw", "study", "a power-law fit")
 
     x = np.asarray(values)
     x = x[x > 0]
