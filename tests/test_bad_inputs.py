@@ -51,6 +51,9 @@ def workspace(tmp_path, finished, monkeypatch) -> Path:
         (tmp_path / "myconf" / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "myconf" / name).write_text(text)
     (tmp_path / "notes.txt").write_text("a user's file\n")
+    (tmp_path / "net.txt").write_text("# a user's offline network\n1 2\n2 3\n3 4\n4 5\n")
+    (tmp_path / "towns.txt").write_text("1 north\n2 north\n3 south\n4 south\n")  # 5 has no town
+    (tmp_path / "oneid.txt").write_text("1 2\n3\n")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -144,6 +147,24 @@ COMMANDS = [
      ["results/earlier already holds a complete run of another configuration", "hydra.run.dir=PATH"]),
     ("resume-with-nothing-to-resume", ["run.resume=true", "hydra.run.dir=results/new"],
      ["run.resume=true: results/new holds no run to resume", "hydra.run.dir=FOLDER"]),
+    # the command line's own mistakes
+    ("comma-list-without-m", ["seed=0,1"], ["seed has several values (0,1)", "add --multirun (-m)", "seed=[0,1]"]),
+    ("experiment-without-m", ["+experiment=openness_vs_elite"],
+     ["+experiment=openness_vs_elite is a sweep: run it with -m", "python -m socialsim -m +experiment="]),
+    ("option-with-dashes", ["--population.size=100"],
+     ["unknown option --population.size=100", "write population.size=100"]),
+    ("population-beyond-memory", ["population.size=1000000000000"],
+     ["population.size=1,000,000,000,000 needs about", "GiB of memory", "is available now"]),
+    # a given offline network (net.txt: 5 people; SMALL gives population.size=200)
+    ("offline-network-and-another-size", ["population.offline_network=net.txt"],
+     ["population.size comes from", "net.txt (5 people); leave population.size out; got 200"]),
+    ("offline-network-missing", ["population.offline_network=nope.txt"],
+     ["population.offline_network must name a file; 'nope.txt' is not one"]),
+    ("offline-network-one-id-on-a-line", ["population.offline_network=oneid.txt"],
+     ["population.offline_network", "has a line with one id only", "two ids per line"]),
+    ("offline-towns-missing-people", ["population.offline_network=net.txt", "population.offline_towns=towns.txt",
+                                      "population.size=5"],
+     ["population.offline_towns", "gives no town for 1 people", "list every person once"]),
 ]
 
 

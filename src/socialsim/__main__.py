@@ -49,10 +49,27 @@ def _progress_bar(total: int, enabled: bool):
                dynamic_ncols=True, leave=False)
 
     def update(model) -> None:
+        update.step = int(model.steps)
         bar.set_postfix(members=int(model.metrics.get("members", 0)), refresh=False)
         bar.update(model.steps - bar.n)  # from the checkpoint's step when resuming
 
+    update.step = 0
     return bar, update
+
+
+def interrupted_message(out: Path, step: int, checkpoint_every: int) -> str:
+    """The line printed on Ctrl-C: where the run stopped, and how to resume it when a checkpoint exists."""
+    from socialsim.recovery import CHECKPOINT, read_checkpoint
+
+    text = f"interrupted at step {step}; {out} is marked incomplete"
+    if checkpoint_every and (out / CHECKPOINT).exists():
+        try:
+            saved = read_checkpoint(out, header_only=True)["step"]
+        except Exception:  # noqa: BLE001 - a damaged checkpoint: resuming will say so
+            saved = None
+        at = f" from step {saved}" if saved is not None else ""
+        return f"{text}; add run.resume=true to the same command to continue{at}"
+    return f"{text}; run the same command again to start it over"
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name=CONFIG_NAME)
@@ -63,7 +80,7 @@ def app(cfg: DictConfig) -> dict:
     hc = HydraConfig.get()
     out = Path(hc.runtime.output_dir)
     try:
-        params = to_params(cfg)
+        params = to_params(cfg, list(hc.overrides.task))
     except ParameterError:
         remove_hydra_leftovers(out, hc.job.name)
         raise
@@ -74,6 +91,12 @@ def app(cfg: DictConfig) -> dict:
     try:
         summary, skipped = run_to_folder(params, out, progress=update, meta=meta, replace_other=False,
                                          single=not multirun)
+    except KeyboardInterrupt:  # Ctrl-C: the folder keeps its INCOMPLETE marker, as after a kill
+        if multirun:
+            raise
+        bar.close()
+        print(f"socialsim: {interrupted_message(out, update.step, params.run.checkpoint_every)}", file=sys.stderr)
+        raise SystemExit(130) from None
     except RunError as exc:  # a failed write or nothing to resume: the folder is kept, marked incomplete
         if multirun:
             raise  # Hydra names the failed job; the other jobs of the sweep go on
@@ -96,14 +119,41 @@ def app(cfg: DictConfig) -> dict:
     return {"output_dir": str(out), "skipped": skipped}
 
 
+#: the options of Hydra's command line (``python -m socialsim --hydra-help``)
+HYDRA_OPTIONS = ("--help", "--hydra-help", "--version", "--cfg", "--resolve", "--package", "--run", "--multirun",
+                 "--shell-completion", "--config-path", "--config-name", "--config-dir", "--experimental-rerun",
+                 "--info")
+
+
+def _unknown_option(args: list[str]) -> str | None:
+    """A one-line hint for an option Hydra does not have, e.g. ``--population.size=100`` (overrides take no
+    dashes); None when every option is Hydra's."""
+    for arg in args:
+        if arg == "--":
+            return None
+        if arg.startswith("--") and arg.split("=", 1)[0] not in HYDRA_OPTIONS:
+            key, eq, value = arg[2:].partition("=")
+            if eq and key:
+                return f"unknown option {arg}; overrides take no dashes: write {key}={value}"
+            return f"unknown option {arg}; overrides are written key=value (python -m socialsim --help lists them)"
+    return None
+
+
 def main() -> int:
     """Run the Hydra app on ``sys.argv``; configuration errors become one line on stderr and exit code 2."""
     from hydra.core.global_hydra import GlobalHydra
 
     previous = os.environ.get("HYDRA_FULL_ERROR")
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let errors reach us instead of Hydra's multi-line report
+    unknown = _unknown_option(sys.argv[1:])
+    if unknown:
+        print(f"socialsim: error: {unknown}", file=sys.stderr)
+        return 2
     try:
         app()
+    except KeyboardInterrupt:
+        print("socialsim: interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:  # noqa: BLE001
         message = None if previous == "1" else format_error(exc)
         if message is None:

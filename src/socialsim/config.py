@@ -21,6 +21,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from .params import RUN_CONTROL, ParameterError, Params, allowed, config_hash, flat_params, iter_fields
+from .population import check_memory
 
 #: the Hydra configs, shipped inside the package (``socialsim/conf/``), so an installed wheel finds them too
 CONFIG_DIR = Path(__file__).resolve().parent / "conf"
@@ -38,15 +39,48 @@ register_configs()
 
 
 # --- cfg -> Params ------------------------------------------------------------------------------
-def to_params(cfg: DictConfig | dict) -> Params:
-    """Build and validate Params from a composed config (a ``hydra`` node, if present, is ignored)."""
+def to_params(cfg: DictConfig | dict, overrides: Iterable[str] | None = None) -> Params:
+    """Build and validate Params from a composed config (a ``hydra`` node, if present, is ignored).
+
+    With ``population.offline_network``, ``population.size`` (and with ``offline_towns``, ``population.towns``)
+    come from the files; ``overrides`` (the command line's, read from the ``hydra`` node when not given) may set
+    them only to the same values.
+    """
     if isinstance(cfg, DictConfig):
+        if overrides is None:
+            overrides = OmegaConf.select(cfg, "hydra.overrides.task", default=None)
         data = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
     else:
         data = dict(cfg)
     assert isinstance(data, dict)
     data.pop("hydra", None)
+    population = data.get("population")
+    if isinstance(population, dict) and population.get("offline_network"):
+        _take_network_shape(population, overrides or ())
     return Params.from_dict(data)
+
+
+def _take_network_shape(population: dict, overrides: Iterable[str]) -> None:
+    """Set population.size (and towns) from the offline network's files; a different value given on the
+    command line is an error."""
+    from .population import network_shape
+
+    given = {}
+    for line in overrides:
+        key, _, value = str(line).lstrip("+~").partition("=")
+        given[key] = value
+    people, towns = network_shape(population["offline_network"], population.get("offline_towns") or "")
+    sources = {"size": (people, "people", "offline_network"), "towns": (towns, "towns", "offline_towns")}
+    for key, (value, what, source) in sources.items():
+        if value is None:
+            continue
+        if f"population.{key}" in given and given[f"population.{key}"].strip() != str(value):
+            raise ParameterError(f"population.{key} comes from {population[source]} ({value:,} {what}); leave "
+                                 f"population.{key} out; got {given[f'population.{key}']}")
+        population[key] = value
+    for source in ("offline_network", "offline_towns"):  # absolute: the same run when resumed from elsewhere
+        if population.get(source):
+            population[source] = str(Path(population[source]).expanduser().resolve())
 
 
 # --- one-line errors ------------------------------------------------------------------------------
@@ -142,6 +176,11 @@ def format_error(exc: BaseException) -> str | None:
         return f"cannot parse override {exc.override!r}: {text}"
     if isinstance(exc, ConfigCompositionException):
         text = str(exc)
+        match = re.match(r"Ambiguous value for argument '([^']+)'", text)
+        if match:  # Hydra's own hint is on the lines that follow; keep it on this one
+            key, _, value = match.group(1).partition("=")
+            return (f"{key} has several values ({value}): to sweep over them add --multirun (-m); for a list "
+                    f"write {key}=[{value}]; for a string quote it: {key}='{value}'")
         match = re.search(r"Could not override '([^']+)'", text)
         if match:
             return _unknown_key(match.group(1))
@@ -212,7 +251,7 @@ def preflight_multirun(cfg: DictConfig) -> int:
             continue
         seen.add(key)
         job_cfg = loader.load_sweep_config(cfg, fixed + combo)
-        to_params(job_cfg)
+        check_memory(to_params(job_cfg).population)
     n = 1
     for values in sweeps:
         n *= len(values)
@@ -241,7 +280,12 @@ def preflight_run(cfg: DictConfig) -> Params:
     """Validate one run and its folder (writable; no other configuration's run in it; something to resume)."""
     from .recovery import check_folder
 
+    experiment = OmegaConf.select(cfg, "hydra.runtime.choices.experiment", default=None)
+    if experiment is not None:
+        raise ParameterError(f"+experiment={experiment} is a sweep: run it with -m "
+                             f"(python -m socialsim -m +experiment={experiment} ...)")
     params = to_params(cfg)
+    check_memory(params.population)
     out = Path(str(OmegaConf.select(cfg, "hydra.run.dir")))
     check_folder(out, params, config_hash(params), replace_other=False, single=True, setting="hydra.run.dir")
     return params
@@ -292,6 +336,7 @@ def compose_params(overrides: Iterable[str] = ()) -> Params:
     Raises :class:`ParameterError` with a one-line message for any bad input (unknown key, group or option,
     wrong type, value out of range).
     """
+    overrides = list(overrides)
     try:
         cfg = compose_config(overrides)
     except Exception as exc:  # noqa: BLE001 - turned into one line when it is a config error
@@ -299,7 +344,7 @@ def compose_params(overrides: Iterable[str] = ()) -> Params:
         if message is None:
             raise
         raise ParameterError(message) from None
-    return to_params(cfg)
+    return to_params(cfg, overrides)
 
 
 def defaults_yaml() -> str:

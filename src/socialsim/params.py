@@ -58,6 +58,16 @@ class PopulationParams:
     offline_reach_exponent: float = _p(0.7, "offline contacts grow as reach ** this", POS)
     seed: int = _p(-1, "seed of the population alone (-1 = drawn from the model's seed); fix it to rerun "
                    "the same people in different worlds", (-1, None))
+    offline_network: str = _p(
+        "", "start from this offline contact network instead of drawing one: an edge list (SNAP format: two "
+        "person ids per line, separated by spaces or tabs, lines starting with # ignored; undirected, duplicates "
+        "and self-loops dropped). population.size comes from the file (people numbered 0..N-1 in increasing "
+        "order of their ids); traits are drawn as usual and handed out so that reach rises with the number of "
+        "contacts. Empty = draw the network")
+    offline_towns: str = _p(
+        "", "with offline_network: a file of towns, one 'ID TOWN' pair per line (# comments; TOWN any label), "
+        "covering every person of the edge list (people listed only here join without contacts); population.towns "
+        "comes from it, town 0 the largest. Empty = towns drawn as usual")
 
 
 @dataclass
@@ -356,6 +366,8 @@ def flat_params(params: Params) -> dict[str, Any]:
 
 #: how a run is carried out, not what it computes: left out of config_hash (see socialsim.recovery)
 RUN_CONTROL = ("run.checkpoint_every", "run.resume")
+#: input files, left out of config_hash when not given
+OPTIONAL_INPUTS = ("population.offline_network", "population.offline_towns")
 
 
 def config_hash(params: Params) -> str:
@@ -365,5 +377,9 @@ def config_hash(params: Params) -> str:
     for name in RUN_CONTROL:
         group, _, key = name.partition(".")
         data[group].pop(key, None)
+    for name in OPTIONAL_INPUTS:  # unset, they leave the hashes of configurations made before they existed
+        group, _, key = name.partition(".")
+        if not data[group].get(key):
+            data[group].pop(key, None)
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
