@@ -90,3 +90,47 @@ def test_drawing_at_500_members_gives_pictures():
     m.run(80)
     for draw in (app.draw_network, app.draw_metrics, app.draw_quartiles):
         assert app.figure_png(draw(m))[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_served_page_has_the_project_title_and_the_server_logs_no_warning(tmp_path):
+    """``python -m socialsim.viz`` on 127.0.0.1: the HTML title is the project's (Solara's default is
+    "Solara ☀️"), and a normal start and page request log no warning (Solara's samesite-cookie one included)."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from socialsim.app import PAGE_TITLE
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log_path = tmp_path / "server.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "socialsim.viz", "--host", "127.0.0.1", "--port", str(port)],
+                                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                                start_new_session=True)
+    try:
+        html = None
+        for _ in range(240):  # up to about two minutes: imports and numba's first compile
+            assert proc.poll() is None, log_path.read_text()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+                    html = response.read().decode()
+                    break
+            except OSError:
+                time.sleep(0.5)
+        assert html is not None, log_path.read_text()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+            response.read()  # a second request (a browser's reload)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    title = html.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert title == PAGE_TITLE
+    log = log_path.read_text()
+    assert "warn" not in log.lower() and "samesite" not in log.lower(), log

@@ -24,9 +24,11 @@ import io
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 import solara
+import solara.server.settings
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
@@ -455,6 +457,13 @@ def SummaryPanel(model: AppModel):
 
 
 # --- the page -----------------------------------------------------------------------------------------------
+PAGE_TITLE = "socialsim: do elites entrench or does connection spread?"
+# the HTML title Solara serves before the page renders (its own default is "Solara ☀️")
+solara.server.settings.theme.title = PAGE_TITLE
+# On plain http at an address other than "localhost" (python -m socialsim.viz serves 127.0.0.1) Solara warns on
+# every page request that its session cookie falls back to SameSite=Lax; Lax is what a page that is not
+# embedded in another site's iframe needs, so the warning says nothing to act on.
+warnings.filterwarnings("ignore", message="Cookies with samesite=none require https", category=UserWarning)
 
 
 def _slider(label: str, value, lo, hi, step) -> Slider:
@@ -487,11 +496,12 @@ def _warm_up() -> None:
 def Page():
     """The app: one model per browser session, built with the controls' defaults."""
     model = solara.use_memo(AppModel, [])
+    solara.Title(PAGE_TITLE)
     SolaraViz(
         model,
         components=[NetworkPanel, MetricsPanel, QuartilePanel, SummaryPanel],
         model_params=model_params,
-        name="socialsim: do elites entrench or does connection spread?",
+        name=PAGE_TITLE,
         play_interval=150,
     )
 
