@@ -65,6 +65,38 @@ def read_run(folder: str | os.PathLike) -> dict[str, Any]:
     return {"summary": summary, **{t: read_table(folder, t) for t in TABLES}}
 
 
+#: member attributes that travel with the follow graph (socialsim.io.to_networkx, python -m socialsim.export)
+GRAPH_MEMBER_ATTRIBUTES = ("skill", "reach", "shyness", "town", "followers", "joined_step", "left_step")
+#: follow attributes that travel with it, when the run's follows.parquet has them
+GRAPH_FOLLOW_ATTRIBUTES = ("since_step", "origin")
+
+
+def to_networkx(folder: str | os.PathLike):
+    """The follow graph of a complete run as a ``networkx.DiGraph``: an edge follower -> followee for every live
+    follow (``since_step``, and ``origin`` when the run records it), a node for every person who ever joined,
+    keyed by ``member_id``, with GRAPH_MEMBER_ATTRIBUTES. Values are plain Python numbers and strings, so
+    the graph writes to GraphML and GEXF as it is."""
+    import networkx as nx  # here, not at the top: the rest of io needs no networkx
+
+    from .recovery import problem
+
+    wrong = problem(folder)
+    if wrong is not None:
+        raise FileNotFoundError(f"{folder} does not hold a complete run ({wrong})")
+    members = read_table(folder, "members")
+    follows = read_table(folder, "follows")
+    graph = nx.DiGraph(run=str(Path(folder)))
+    columns = [c for c in GRAPH_MEMBER_ATTRIBUTES if c in members.columns]
+    ids = members["member_id"].tolist()
+    values = {c: members[c].tolist() for c in columns}
+    graph.add_nodes_from((i, {c: values[c][k] for c in columns}) for k, i in enumerate(ids))
+    edge_columns = [c for c in GRAPH_FOLLOW_ATTRIBUTES if c in follows.columns]
+    edge_values = {c: follows[c].tolist() for c in edge_columns}
+    graph.add_edges_from((a, b, {c: edge_values[c][k] for c in edge_columns})
+                         for k, (a, b) in enumerate(zip(follows["follower"].tolist(), follows["followee"].tolist())))
+    return graph
+
+
 def _looks_like_run(folder: Path) -> bool:
     return (folder / SUMMARY).exists() or (folder / ".hydra").is_dir() or any(
         (folder / f).exists() for f in (*FILES, MARKER, CHECKPOINT)) or any(
