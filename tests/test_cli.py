@@ -215,3 +215,67 @@ def test_compose_params_inside_an_initialized_hydra_restores_it():
         assert GlobalHydra.instance().hydra is outer
         assert compose(config_name="config", overrides=["seed=2"]).seed == 2
     assert not GlobalHydra.instance().is_initialized()
+
+
+# --- rough edges: Ctrl-C, large populations ----------------------------------------------------------------
+def test_ctrl_c_ends_with_one_line_and_leaves_the_run_marked_incomplete(tmp_path):
+    """SIGINT mid-run: exit 130, one line naming the step and how to resume, no traceback; the folder keeps its
+    INCOMPLETE marker and checkpoint (as after a kill), and no summary."""
+    import signal
+    import time
+
+    from socialsim.recovery import CHECKPOINT, MARKER
+
+    run = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "socialsim", "population.size=5000", "run.steps=1000000", "run.checkpoint_every=3",
+         f"hydra.run.dir={run}"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as in a terminal, even from a job
+    try:
+        deadline = time.monotonic() + 300
+        while not (run / CHECKPOINT).exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert proc.returncode == 130, err
+    assert len(lines) == 1 and "Traceback" not in out + err, err
+    match = re.fullmatch(r"socialsim: interrupted at step (\d+); (.+) is marked incomplete; add run.resume=true to "
+                         r"the same command to continue from step (\d+)", lines[0])
+    assert match, lines[0]
+    assert int(match.group(3)) <= int(match.group(1)) and int(match.group(3)) % 3 == 0
+    assert (run / MARKER).exists() and (run / CHECKPOINT).exists() and not (run / "summary.json").exists()
+
+
+def test_interrupted_message_without_checkpoints(tmp_path):
+    from socialsim.__main__ import interrupted_message
+
+    assert interrupted_message(tmp_path, 7, 0) == (f"interrupted at step 7; {tmp_path} is marked incomplete; "
+                                                   "run the same command again to start it over")
+
+
+def test_a_large_population_shows_its_build_stages(monkeypatch, capsys):
+    import numpy as np
+
+    from socialsim import population
+    from socialsim.params import PopulationParams
+
+    population.generate(PopulationParams(size=300), np.random.default_rng(0))
+    assert "building" not in capsys.readouterr().err  # small: quiet
+    monkeypatch.setattr(population, "BUILD_PROGRESS_MIN", 300)
+    population.generate(PopulationParams(size=300), np.random.default_rng(0))
+    err = capsys.readouterr().err
+    assert "building 300 people" in err and "3/3" in err
+
+
+def test_the_memory_estimate_grows_with_people_and_contacts():
+    from socialsim.params import PopulationParams
+    from socialsim.population import estimate_memory
+
+    assert estimate_memory(PopulationParams(size=2000)) == 2 * estimate_memory(PopulationParams(size=1000))
+    assert estimate_memory(PopulationParams(size=1000, offline_degree=20)) > estimate_memory(PopulationParams(size=1000))
