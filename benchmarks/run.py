@@ -410,6 +410,14 @@ def _fmt_size(n) -> str:
     return f"1e{len(str(n)) - 1}" if str(n).strip("0") == "1" else f"{n:,}"
 
 
+def _kept_sections(text: str) -> str:
+    """Sections other scripts keep in results.md (e.g. benchmarks/load_sweep.py's), between their markers."""
+    import re
+
+    found = [m.group(0) for m in re.finditer(r"<!-- (\w+):start -->.*?<!-- \1:end -->", text, flags=re.S)]
+    return "".join(f"\n{block}\n" for block in found)
+
+
 def report(results: dict) -> str:
     m = results.get("machine", {})
     lines = ["# socialsim benchmarks", "",
@@ -552,7 +560,9 @@ def main(argv=None) -> int:
 
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     if args.report_only:
-        args.out.with_suffix(".md").write_text(report(results) + "\n")
+        md = args.out.with_suffix(".md")
+        kept = _kept_sections(md.read_text()) if md.exists() else ""
+        md.write_text(report(results) + "\n" + kept)
         return 0
     if set(args.only) - {"kernels"}:  # the kernels section records its own machine and revision
         results["machine"] = machine()
@@ -566,7 +576,9 @@ def main(argv=None) -> int:
             args.out.write_text(json.dumps(results, indent=1))
     args.out.write_text(json.dumps(results, indent=1))
     md = report(results)
-    (args.out.with_suffix(".md")).write_text(md + "\n")
+    path = args.out.with_suffix(".md")
+    kept = _kept_sections(path.read_text()) if path.exists() else ""
+    path.write_text(md + "\n" + kept)
     log(md)
     return 0
 

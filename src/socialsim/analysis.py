@@ -82,14 +82,11 @@ def load_sweep(path: str | os.PathLike | Iterable[str | os.PathLike], *, timeser
     """
     complete, incomplete = find_runs(path)
     skipped = [(p, problem(p) or "incomplete") for p in incomplete]
-    tables: dict[Path, pd.DataFrame] = {}
+    table = None
     if timeseries:
-        for folder in complete:
-            try:
-                tables[folder] = read_table(folder, "timeseries")
-            except Exception as exc:  # noqa: BLE001 - a damaged file is reported, not fatal
-                skipped.append((folder, f"timeseries.parquet is unreadable: {type(exc).__name__}"))
-        complete = [p for p in complete if p in tables]
+        table, damaged = _timeseries_dataset(complete)
+        skipped += damaged
+        complete = [p for p in complete if p not in dict(damaged)]
     if skipped:
         names = "; ".join(f"{p} ({why})" for p, why in skipped[:10]) + (" ..." if len(skipped) > 10 else "")
         warnings.warn(f"skipping {len(skipped)} incomplete run(s) without a complete summary.json or with damaged "
@@ -112,17 +109,70 @@ def load_sweep(path: str | os.PathLike | Iterable[str | os.PathLike], *, timeser
     runs = pd.DataFrame(rows, columns=id_cols + metric_cols + list(RUN_COLUMNS))
     runs.attrs["swept"] = swept
     if timeseries and rows:
-        frames = []
-        for row, folder in zip(rows, complete):
-            ts = tables[folder]
-            for c in reversed(id_cols):
-                ts.insert(0, c, row[c])
-            frames.append(ts)
-        ts_all = pd.concat(frames, ignore_index=True)
+        ts_all = _with_run_columns(table, runs[id_cols], complete)
     else:
         ts_all = pd.DataFrame(columns=id_cols + ["step", *metric_cols])
     ts_all.attrs["swept"] = swept
     return Sweep(runs, ts_all)
+
+
+def _timeseries_dataset(folders: list[Path]):
+    """The ``timeseries.parquet`` files of these runs read as one pyarrow dataset: (table with a ``__filename``
+    column, [(folder, why) for each run whose file cannot be read]). The schema is unified over every file
+    (a metric missing from older runs reads as null)."""
+    import pyarrow.dataset as ds
+    from pyarrow import ArrowException, fs
+
+    files = {_timeseries_file(f): f for f in folders}
+    damaged: list[tuple[Path, str]] = []
+    while files:
+        try:
+            factory = ds.FileSystemDatasetFactory(fs.LocalFileSystem(), list(files), ds.ParquetFileFormat())
+            dataset = factory.finish(factory.inspect())
+            return dataset.to_table(columns=[*dataset.schema.names, "__filename"]), damaged
+        except (ArrowException, OSError) as exc:  # name the damaged file(s), drop them, read the rest
+            bad = [f for f in files if f in str(exc)] or [f for f in files if _unreadable(f)]
+            if not bad:
+                raise
+            for f in bad:
+                damaged.append((files.pop(f), f"timeseries.parquet is unreadable: {type(exc).__name__}"))
+    return None, damaged
+
+
+def _timeseries_file(folder: Path) -> str:
+    return os.path.abspath(Path(folder) / "timeseries.parquet")
+
+
+def _unreadable(file: str) -> bool:
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_table(file)
+    except Exception:  # noqa: BLE001 - any failure to read is what is looked for
+        return True
+    return False
+
+
+def _with_run_columns(table, ids: pd.DataFrame, folders: list[Path]) -> pd.DataFrame:
+    """The timeseries frame with each run's identifying columns (run, swept parameters, seed) in front, runs
+    in the order of ``folders`` and each run's steps in file order."""
+    import numpy as np
+
+    position = {_timeseries_file(f): i for i, f in enumerate(folders)}
+    names = table.column("__filename").dictionary_encode()
+    codes = names.combine_chunks().indices.to_numpy(zero_copy_only=False)
+    run_of_code = np.array([position[str(v)] for v in names.combine_chunks().dictionary.to_pylist()], np.int64)
+    run = run_of_code[codes]
+    order = np.argsort(run, kind="stable")  # the dataset reads files in parallel; keep each file's row order
+    ts = table.drop_columns(["__filename"]).to_pandas()
+    if not np.array_equal(order, np.arange(order.size)):
+        ts = ts.iloc[order].reset_index(drop=True)
+        run = run[order]
+    front = ids.iloc[run].reset_index(drop=True)
+    for c in ids.columns:  # as the tables of single runs, each holding one value of it, would concatenate
+        if front[c].dtype == object or ids[c].isna().any():
+            front[c] = pd.Series(ids[c].tolist(), dtype=object).iloc[run].reset_index(drop=True)
+    return pd.concat([front, ts], axis=1)
 
 
 def condition_columns(df: pd.DataFrame, varying: bool = True) -> list[str]:
