@@ -33,7 +33,7 @@ chronological timeline) and the model's defaults. The population is ``--size`` p
 
     python experiments/calibrate_twitter2009.py --space wide --confirm 2 --seeds 4   # first pass
     python experiments/calibrate_twitter2009.py                  # second pass (focused), write results JSON
-    python experiments/calibrate_twitter2009.py --write-preset   # and rewrite src/socialsim/conf/scenario/twitter2009.yaml
+    python experiments/calibrate_twitter2009.py --write-preset   # and rewrite the preset (socialsim/conf/scenario/)
     python experiments/calibrate_twitter2009.py --preset-only    # rewrite the preset from the results JSON
 """
 
