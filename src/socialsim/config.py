@@ -3,8 +3,8 @@
 The :class:`socialsim.params.Params` dataclasses are the single source of truth. They are registered in
 Hydra's ConfigStore as the schema of the primary config (``socialsim/conf/config.yaml``, shipped in the
 package), so a wrong type or an unknown key fails while the config is composed; allowed ranges and choices
-are checked by
-:func:`socialsim.params.validate` before any run folder is created (see :class:`PreflightCallback`).
+are checked by :func:`socialsim.params.validate` before any run folder is created (see
+:class:`PreflightCallback`).
 
 ``compose_params(["population.size=500", "scenario=twitter2009"])`` builds the same ``Params`` the command
 line would, for tests and notebooks.
