@@ -16,12 +16,12 @@ __all__ = ["LAYERS", "PlatformModel", "Params", "ParameterError", "__version__"]
 #: ``socialsim`` itself re-exports the model, so it sits with the engines.
 LAYERS: tuple[tuple[str, ...], ...] = (
     # the model's parts: parameters, people, the follow graph, state, rules, what is measured
-    ("params", "population", "graph", "state", "rules", "agents", "metrics", "invariants"),
+    ("extras", "params", "population", "graph", "state", "rules", "agents", "metrics", "invariants"),
     ("phases",),  # the steps of the fast engine (socialsim.phases and its modules)
     ("model", "reference", ""),  # the fast engine, the per-agent reference engine, the package
     ("runfolder", "recovery", "io"),  # run folders: layout and completeness, crash safety, running into one
     ("config", "__main__"),  # Hydra configuration and the command line
-    ("analysis", "study", "validation", "app", "viz"),  # reading results, experiments, the browser app
+    ("analysis", "study", "validation", "app", "viz", "export"),  # results, experiments, the app, graph export
 )
 
 

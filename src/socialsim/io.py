@@ -78,7 +78,7 @@ def to_networkx(folder: str | os.PathLike):
     the graph writes to GraphML and GEXF as it is."""
     import networkx as nx  # here, not at the top: the rest of io needs no networkx
 
-    from .recovery import problem
+    from .runfolder import problem
 
     wrong = problem(folder)
     if wrong is not None:
