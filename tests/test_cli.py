@@ -222,6 +222,8 @@ def test_ctrl_c_ends_with_one_line_and_leaves_the_run_marked_incomplete(tmp_path
     """SIGINT mid-run: exit 130, one line naming the step and how to resume, no traceback; the folder keeps its
     INCOMPLETE marker and checkpoint (as after a kill), and no summary."""
     import signal
+    import subprocess
+    import sys
     import time
 
     from socialsim.recovery import CHECKPOINT, MARKER
