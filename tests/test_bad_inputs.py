@@ -226,10 +226,10 @@ def test_a_new_configuration_is_not_run_over_an_unfinished_one(workspace, monkey
 def test_resume_refuses_a_damaged_checkpoint_and_keeps_it(workspace, monkeypatch, capsys):
     folder = workspace / "results" / "damaged"
     _unfinished(folder, SMALL)
-    (folder / CHECKPOINT).write_bytes(b"not a pickle at all")
+    (folder / CHECKPOINT).write_bytes(b"not a checkpoint at all")
     before = tree_digest(workspace)
     one_line_error(*main_in_process(monkeypatch, capsys, *SMALL, "run.resume=true", "hydra.run.dir=results/damaged"),
-                   "checkpoint.pkl is unreadable", "remove it to start this run over")
+                   "checkpoint.npz is unreadable", "remove it to start this run over")
     assert tree_digest(workspace) == before
 
 
@@ -240,7 +240,7 @@ def test_resume_refuses_a_file_that_is_not_a_checkpoint(workspace, monkeypatch, 
     _unfinished(folder, SMALL)
     (folder / CHECKPOINT).write_bytes(pickle.dumps({"something": "else"}))
     one_line_error(*main_in_process(monkeypatch, capsys, *SMALL, "run.resume=true", "hydra.run.dir=results/foreign"),
-                   "is not a socialsim checkpoint")
+                   "is unreadable (not a checkpoint file")
 
 
 # --- write failures mid-run (a full disk, simulated) -------------------------------------------------------

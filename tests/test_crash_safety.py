@@ -23,7 +23,7 @@ ARGS = [*TINY, "run.checkpoint_every=5"]  # checkpoints after steps 5, 10 and 15
 KILL_POINTS = [
     ("start", "incomplete"),  # marked, nothing computed yet
     ("step:3", "incomplete"),  # mid-run, before the first checkpoint
-    ("write:checkpoint.pkl", "incomplete"),  # the first checkpoint written to a temporary file, not renamed
+    (f"write:{CHECKPOINT}", "incomplete"),  # the first checkpoint written to a temporary file, not renamed
     ("checkpoint:10", "incomplete"),  # mid-run with a checkpoint to resume from
     ("write:timeseries.parquet", "incomplete"),  # writing the first table
     ("write:follows.parquet", "incomplete"),  # two tables written, the third being written
@@ -67,8 +67,8 @@ def test_killed_at_each_stage_leaves_a_complete_or_marked_folder_and_a_rerun_com
         assert folder_state(out) == expected, f"killed at {event}: {sorted(p.name for p in out.iterdir())}"
     folder = dict((e, out) for e, _, out in runs)
     assert read_checkpoint(folder["checkpoint:10"], header_only=True)["step"] == 10
-    assert not (folder["write:checkpoint.pkl"] / CHECKPOINT).exists()
-    assert list(folder["write:checkpoint.pkl"].glob(f".{CHECKPOINT}.tmp-*"))  # the half-written one
+    assert not (folder[f"write:{CHECKPOINT}"] / CHECKPOINT).exists()
+    assert list(folder[f"write:{CHECKPOINT}"].glob(f".{CHECKPOINT}.tmp-*"))  # the half-written one
     assert (folder["write:summary.json"] / "follows.parquet").exists()
     with pytest.warns(UserWarning, match=r"skipping 7 incomplete run.*run3 \(unfinished: killed or still running, "
                                          r"with a checkpoint"):

@@ -13,6 +13,7 @@ from conftest import PARQUETS, TINY, assert_same_tables, cli, ok
 from socialsim import PlatformModel
 from socialsim.config import compose_params
 from socialsim.io import run_to_folder
+from socialsim.recovery import CHECKPOINT
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,7 @@ def test_checkpointing_does_not_change_the_tables(reference, tmp_path):
     summary, _ = run_to_folder(compose_params([*TINY, "seed=0", "run.checkpoint_every=3"]), tmp_path / "ckpt")
     assert_same_tables(reference[0], tmp_path / "ckpt")
     assert summary["config_hash"] == json.loads((reference[0] / "summary.json").read_text())["config_hash"]
-    assert not (tmp_path / "ckpt" / "checkpoint.pkl").exists()  # removed once the run is complete
+    assert not (tmp_path / "ckpt" / CHECKPOINT).exists()  # removed once the run is complete
 
 
 @pytest.mark.slow

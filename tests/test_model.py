@@ -364,11 +364,11 @@ def test_bad_parameters_name_the_parameter():
 
 
 def test_checkpoint_and_resume_give_the_uninterrupted_result():
-    import pickle
+    from socialsim import snapshot
     whole = run(**{"run.steps": 40, "meetups.rate": 0.2, "meetups.min_members": 5})
     half = build(**{"run.steps": 40, "meetups.rate": 0.2, "meetups.min_members": 5})
     half.run(17)
-    resumed = PlatformModel.from_checkpoint(pickle.loads(pickle.dumps(half.checkpoint())))
+    resumed = PlatformModel.from_checkpoint(snapshot.loads(snapshot.dumps(half.checkpoint()))[1])
     resumed.run(23)
     assert resumed.steps == 40
     pd.testing.assert_frame_equal(whole.timeseries(), resumed.timeseries())

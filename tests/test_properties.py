@@ -10,14 +10,13 @@ The examples are derandomized (the same ones every run, no example database), so
 
 from __future__ import annotations
 
-import pickle
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from socialsim import PlatformModel
+from socialsim import PlatformModel, snapshot
 from socialsim.invariants import check
 from socialsim.params import (ATTACHMENTS, BASE_RECOMMENDERS, RECOMMENDERS, TIMELINES, ParameterError, Params,
                               iter_fields)
@@ -124,7 +123,7 @@ def test_resuming_from_a_checkpoint_at_any_step_gives_the_uninterrupted_run(conf
     whole = PlatformModel(p).run()
     k = data.draw(st.integers(0, p.run.steps), label="checkpoint step")
     part = PlatformModel(p).run(k)
-    resumed = PlatformModel.from_checkpoint(pickle.loads(pickle.dumps(part.checkpoint())))
+    resumed = PlatformModel.from_checkpoint(snapshot.loads(snapshot.dumps(part.checkpoint()))[1])
     resumed.run(p.run.steps - k)
     check(resumed)
     for frame in ("timeseries", "member_frame", "follows_frame"):

@@ -16,7 +16,7 @@ __all__ = ["LAYERS", "PlatformModel", "Params", "ParameterError", "__version__"]
 #: ``socialsim`` itself re-exports the model, so it sits with the engines.
 LAYERS: tuple[tuple[str, ...], ...] = (
     # the model's parts: parameters, people, the follow graph, state, rules, what is measured
-    ("extras", "params", "population", "graph", "state", "rules", "agents", "metrics", "invariants"),
+    ("extras", "params", "population", "graph", "state", "rules", "agents", "metrics", "invariants", "snapshot"),
     ("phases",),  # the steps of the fast engine (socialsim.phases and its modules)
     ("model", "reference", ""),  # the fast engine, the per-agent reference engine, the package
     ("runfolder", "recovery", "io"),  # run folders: layout and completeness, crash safety, running into one

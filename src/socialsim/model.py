@@ -43,18 +43,19 @@ class PlatformModel(mesa.Model):
         self.params = p
         self.members: dict[int, Member] = {}
         self.metrics: dict[str, float] = {}
-        self.datacollector = mesa.DataCollector(
-            model_reporters={name: (lambda m, name=name: m.metrics[name]) for name in metrics.METRIC_NAMES}
-        )
+        # the step is a reporter of its own (rather than the DataCollector's private list of collection times),
+        # so that a checkpoint restores it through the public ``model_vars``
+        reporters = {"step": lambda m: m.steps}
+        reporters.update({name: (lambda m, name=name: m.metrics[name]) for name in metrics.METRIC_NAMES})
+        self.datacollector = mesa.DataCollector(model_reporters=reporters)
 
     # --- checkpoints -------------------------------------------------------
     def checkpoint(self) -> dict[str, Any]:
-        """Everything needed to continue this run exactly (picklable; see socialsim.io for writing it)."""
-        self.state.graph._csr = None  # derived, rebuilt on demand
-        return {"params": self.params.to_dict(), "steps": self.steps, "rng": self.rng.bit_generator.state,
+        """Everything needed to continue this run exactly, as plain values, numpy arrays and the State objects
+        (socialsim.snapshot stores it without pickle; socialsim.recovery writes it to the run folder)."""
+        return {"params": self.params.to_dict(), "steps": int(self.steps), "rng": self.rng.bit_generator.state,
                 "state": self.state, "metrics": dict(self.metrics),
-                "model_vars": {k: list(v) for k, v in self.datacollector.model_vars.items()},
-                "collection_steps": list(self.datacollector._collection_steps)}
+                "model_vars": {k: list(v) for k, v in self.datacollector.model_vars.items()}}
 
     @classmethod
     def from_checkpoint(cls, data: dict[str, Any]) -> PlatformModel:
@@ -64,15 +65,17 @@ class PlatformModel(mesa.Model):
         mesa.Model.__init__(self, rng=p.seed)
         self._setup(p)
         self.rng.bit_generator.state = data["rng"]
-        # Mesa's clock: continue from the saved step rather than from 1
+        # Mesa's clock: continue from the saved step rather than from 1. Mesa 3.5 has no public way to move the
+        # clock of a new model forward without running its steps; its own Simulator (mesa.experimental.devs)
+        # replaces the default step schedule the same way.
         self._default_schedule.stop()
         self.steps, self.time = int(data["steps"]), float(data["steps"])
         self._default_schedule = EventGenerator(self, self._do_step, Schedule(interval=1.0, start=self.time + 1.0),
                                                 priority=Priority.HIGH).start()
         self.state = data["state"]
+        self.state.graph._csr = None  # derived, rebuilt on demand
         self.metrics = dict(data["metrics"])
         self.datacollector.model_vars = {k: list(v) for k, v in data["model_vars"].items()}
-        self.datacollector._collection_steps = list(data["collection_steps"])
         for i in self.state.members().tolist():
             self.members[i] = Member(self, i)
         return self
@@ -113,9 +116,7 @@ class PlatformModel(mesa.Model):
     def timeseries(self) -> pd.DataFrame:
         """One row per measured step, with every metric in ``metrics.METRIC_NAMES``."""
         df = self.datacollector.get_model_vars_dataframe()
-        # Mesa 3.5's DataCollector keeps the model time of each collection only in _collection_steps (no public
-        # accessor; get_model_vars_dataframe has a plain 0..k-1 index), so the step column is read from there
-        df.insert(0, "step", np.asarray(self.datacollector._collection_steps, dtype=np.int64))
+        df["step"] = df["step"].astype(np.int64)
         return df.reset_index(drop=True)
 
     def member_frame(self) -> pd.DataFrame:

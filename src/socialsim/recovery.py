@@ -5,9 +5,10 @@ file sizes match the tables beside it. While a run is in progress the folder hol
 (written first, removed last), so a run killed at any moment leaves either a complete folder or one clearly
 marked incomplete, never a ``summary.json`` over partial data.
 
-With ``run.checkpoint_every=K`` the model is saved every K steps to ``checkpoint.pkl`` (atomically); the
+With ``run.checkpoint_every=K`` the model is saved every K steps to ``checkpoint.npz`` (atomically); the
 checkpoint is removed once the run is complete. ``run.resume=true`` continues from it and gives exactly the
-result of an uninterrupted run; it refuses a checkpoint of another configuration.
+result of an uninterrupted run; it refuses a checkpoint of another configuration. A checkpoint holds numpy
+arrays and JSON only (socialsim.snapshot) and is read without pickle, so a crafted file cannot run code.
 
 Events of a run (``start``, ``step:N``, ``checkpoint:N``, ...) are reported through
 :func:`socialsim.runfolder.hook`.
@@ -19,7 +20,6 @@ import contextlib
 import datetime as _dt
 import logging
 import os
-import pickle
 import socket
 from pathlib import Path
 from typing import Any, Callable
@@ -28,7 +28,6 @@ from .runfolder import CHECKPOINT, MARKER, atomic_path, hook, problem, read_summ
 
 log = logging.getLogger("socialsim")
 
-CHECKPOINT_FORMAT = "socialsim-checkpoint/1"
 
 
 class RunError(RuntimeError):
@@ -68,35 +67,36 @@ def finish(out: Path) -> None:
 
 # --- checkpoints --------------------------------------------------------------------------------------
 def write_checkpoint(model, out: Path, config_hash: str) -> None:
-    """Save ``model`` to ``out/checkpoint.pkl`` atomically (temporary file, fsync, rename)."""
-    from . import __version__
+    """Save ``model`` to ``out/checkpoint.npz`` atomically (temporary file, fsync, rename)."""
+    from . import __version__, snapshot
 
-    state = model.checkpoint()
-    header = {"format": CHECKPOINT_FORMAT, "config_hash": config_hash, "socialsim_version": __version__,
-              "step": int(model.steps), "params": state["params"]}
+    tree = model.checkpoint()
+    header = {"config_hash": config_hash, "socialsim_version": __version__, "step": int(model.steps),
+              "params": tree["params"]}
+    data = snapshot.dumps(tree, header)  # before the file is opened: a state that cannot be stored writes nothing
     with atomic_path(out / CHECKPOINT) as tmp:
-        with open(tmp, "wb") as fh:  # a small header first, so that checks need not load the model
-            pickle.dump(header, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.write_bytes(data)
 
 
 def read_checkpoint(out: Path, header_only: bool = False) -> dict:
-    """The checkpoint in ``out`` (its header: format, config_hash, socialsim_version, step, params; and unless
-    ``header_only``, ``model`` for PlatformModel.from_checkpoint). RunError naming the file if it cannot be
-    read. Unpickling runs code: only resume checkpoints you made."""
+    """The checkpoint in ``out``: its header (config_hash, socialsim_version, step, params) and, unless
+    ``header_only``, ``model`` for PlatformModel.from_checkpoint. Read without pickle (socialsim.snapshot);
+    RunError naming the file if it is not a readable checkpoint; FileNotFoundError if there is none."""
+    from . import snapshot
+
     path = out / CHECKPOINT
+    if not path.exists():
+        raise FileNotFoundError(path)
     try:
-        with open(path, "rb") as fh:
-            data = pickle.load(fh)
-            if isinstance(data, dict) and data.get("format") == CHECKPOINT_FORMAT and not header_only:
-                data["model"] = pickle.load(fh)
-    except FileNotFoundError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a damaged file
-        raise RunError(f"cannot resume: {path} is unreadable ({type(exc).__name__}: {_short(exc)}); "
-                       f"remove it to start this run over") from None
-    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
-        raise RunError(f"cannot resume: {path} is not a socialsim checkpoint; remove it to start this run over")
+        if header_only:
+            header, tree = snapshot.read_header(path), None
+        else:
+            header, tree = snapshot.loads(path)
+    except snapshot.SnapshotError as exc:
+        raise RunError(f"cannot resume: {path} is unreadable ({exc}); remove it to start this run over") from None
+    data = dict(header)
+    if tree is not None:
+        data["model"] = tree
     return data
 
 
@@ -134,7 +134,21 @@ def load_for_resume(out: Path, params, config_hash: str) -> dict | None:
     if data.get("socialsim_version") != __version__:
         raise RunError(f"cannot resume: {out / CHECKPOINT} was written by socialsim {data.get('socialsim_version')}, "
                        f"this is {__version__}; re-run it from the start in another folder")
-    return read_checkpoint(out)
+    data = read_checkpoint(out)
+    saved = data["model"].get("params") if isinstance(data["model"], dict) else None
+    if not isinstance(saved, dict) or _hash_of(saved) != config_hash:  # the header and the model must agree
+        raise RunError(f"cannot resume: {out / CHECKPOINT} is damaged (its model is not of the configuration its "
+                       f"header names); remove it to start this run over")
+    return data
+
+
+def _hash_of(saved: dict) -> str | None:
+    from .params import Params, config_hash
+
+    try:
+        return config_hash(Params.from_dict(saved))
+    except Exception:  # noqa: BLE001 - parameters of another schema or damaged
+        return None
 
 
 # --- checks before a run touches its folder -----------------------------------------------------------

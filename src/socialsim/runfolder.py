@@ -3,7 +3,7 @@
 A run folder holds ``timeseries.parquet``, ``members.parquet``, ``follows.parquet`` and ``summary.json``
 (plus Hydra's ``.hydra/`` when run from the command line). ``summary.json`` is written last and is the
 completeness marker: it records each table's size and SHA-256. While a run is in progress the folder also
-holds an ``INCOMPLETE`` marker and, with ``run.checkpoint_every``, ``checkpoint.pkl`` (see
+holds an ``INCOMPLETE`` marker and, with ``run.checkpoint_every``, ``checkpoint.npz`` (see
 socialsim.recovery). :func:`problem` is the one check of completeness; :func:`read_summary`,
 :func:`socialsim.io.find_runs` and :func:`socialsim.analysis.load_sweep` all use it.
 
@@ -26,7 +26,7 @@ TABLES = ("timeseries", "members", "follows")
 FILES = tuple(f"{t}.parquet" for t in TABLES) + (SUMMARY,)
 COMPLETE = "complete"
 MARKER = "INCOMPLETE"
-CHECKPOINT = "checkpoint.pkl"
+CHECKPOINT = "checkpoint.npz"
 TMP_TAG = ".tmp-"
 
 #: callbacks ``hook(folder, event)`` told of each event of a run in this process. Empty unless a test adds
