@@ -19,10 +19,11 @@ import pandas as pd
 
 from . import __version__
 from .params import RUN_CONTROL, Params, config_hash, flat_params
-from .recovery import RunError, check_folder, finish, mark_incomplete, run_model
+from .recovery import RunError, check_folder, finish, mark_failed, mark_incomplete, run_model
 from .runfolder import (CHECKPOINT, COMPLETE, FILES, MARKER, SUMMARY, TABLES, TMP_TAG, atomic_path, file_record, hook,
                         read_summary, verify)
 
+LOCK = ".lock"  # held while a process runs the folder's job (see job_lock)
 log = logging.getLogger("socialsim")
 
 
@@ -163,6 +164,38 @@ def run_to_folder(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
+    with job_lock(out):
+        check_folder(out, params, chash, replace_other=replace_other, single=single,
+                     setting="hydra.run.dir" if single else None)  # again: another process may have run here
+        return _run_locked(params, out, chash, progress=progress, meta=meta, skip_complete=skip_complete)
+
+
+@contextlib.contextmanager
+def job_lock(out: Path) -> Iterator[None]:
+    """Hold the lock of the run folder ``out`` (an fcntl lock on ``out/.lock``, released when the process ends).
+
+    Two processes given the same folder (two sweeps started at once into one sweep folder, or a sweep re-run
+    while the first is still going) run it one after the other: the second waits, then finds the run complete
+    and skips it. RunError if the lock file cannot be created."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(out / LOCK), thread_local=False)
+    try:
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            log.info("waiting for another process running %s", out)
+            lock.acquire()
+    except OSError as exc:
+        raise RunError(f"cannot lock the output folder {out}: {exc.strerror or exc}") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _run_locked(params: Params, out: Path, chash: str, *, progress, meta, skip_complete: bool) -> tuple[dict, bool]:
+    """The body of :func:`run_to_folder`, with the folder's lock held."""
     if skip_complete:
         existing = read_summary(out)
         if existing is not None and existing.get("config_hash") == chash:
@@ -205,8 +238,10 @@ def run_to_folder(
         }
         write_json(summary, out / SUMMARY)
     except OSError as exc:
-        raise RunError(f"cannot write {exc.filename or out}: {exc.strerror or exc}; the run in {out} is "
-                       f"incomplete; fix this and re-run the same command to complete it") from None
+        reason = f"cannot write {exc.filename or out}: {exc.strerror or exc}"
+        mark_failed(out, reason)
+        raise RunError(f"{reason}; the run in {out} is incomplete; fix this and re-run the same command to "
+                       f"complete it") from None
     finish(out)
     hook(out, "done")
     return summary, False

@@ -49,6 +49,18 @@ def mark_incomplete(out: Path, config_hash: str) -> None:
         tmp.write_text(text)
 
 
+def mark_failed(out: Path, reason: str) -> None:
+    """Add ``failed: REASON`` to the INCOMPLETE marker, so that the folder says why its run failed (best
+    effort: on a full disk even this small write may fail, and the marker then still says incomplete)."""
+    from .io import atomic_path
+
+    with contextlib.suppress(OSError):
+        text = (out / MARKER).read_text()
+        lines = [line for line in text.splitlines() if not line.startswith("failed:")]
+        with atomic_path(out / MARKER) as tmp:
+            tmp.write_text("\n".join([*lines, f"failed: {' '.join(reason.split())}"]) + "\n")
+
+
 def _marker_hash(out: Path) -> str | None:
     with contextlib.suppress(OSError, ValueError):
         for line in (out / MARKER).read_text().splitlines():
@@ -246,5 +258,5 @@ def run_model(params, out: Path, config_hash: str, progress: Callable[[Any], Non
     return model, start
 
 
-__all__ = ["CHECKPOINT", "MARKER", "RunError", "check_folder", "check_writable", "hook", "problem",
+__all__ = ["CHECKPOINT", "MARKER", "RunError", "check_folder", "check_writable", "hook", "mark_failed", "problem",
            "read_checkpoint", "run_model", "verify", "write_checkpoint"]

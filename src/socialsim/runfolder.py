@@ -82,6 +82,9 @@ def _check(folder: Path) -> tuple[dict | None, str | None]:
     try:
         summary = json.loads((folder / SUMMARY).read_text())
     except FileNotFoundError:
+        failed = _marker_field(folder, "failed")
+        if failed:
+            return None, f"failed: {failed}"
         if (folder / CHECKPOINT).exists():
             return None, "unfinished: killed or still running, with a checkpoint to resume from"
         return None, "unfinished: killed or still running" if (folder / MARKER).exists() else f"no {SUMMARY}"
@@ -104,6 +107,15 @@ def _check(folder: Path) -> tuple[dict | None, str | None]:
         if path.stat().st_size != expected:
             return None, f"{name} is corrupted ({path.stat().st_size} bytes, {SUMMARY} says {expected})"
     return summary, None
+
+
+def _marker_field(folder: Path, name: str) -> str | None:
+    """The value of the line ``NAME: value`` in the INCOMPLETE marker, if there is one."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in (folder / MARKER).read_text().splitlines():
+            if line.startswith(f"{name}:"):
+                return line.split(":", 1)[1].strip()
+    return None
 
 
 def problem(folder: str | os.PathLike) -> str | None:
