@@ -125,17 +125,14 @@ class SlurmLauncher(_PluginSlurmLauncher):
                 if why is not None:
                     failures.append(f"socialsim: job #{idx} ({' '.join(filter_overrides(overrides))}) failed: "
                                     f"{why}; folder {folder}")
-                    ret = None
-                results[idx] = ret if ret is not None else _failed(overrides, folder)
+                else:
+                    results[idx] = ret
         if failures:
             for line in failures:
                 print(line, file=sys.stderr, flush=True)
-            error = SweepFailed(f"{len(failures)} of {n} jobs of the sweep failed (one line each above); re-run the "
-                                f"same command to run them again: complete jobs are skipped")
-            for ret in results.values():
-                if ret.status == JobStatus.FAILED:
-                    ret.return_value = error
-        return [results[j[0]] for j in jobs_info]
+            raise SweepFailed(f"{len(failures)} of {n} jobs of the sweep failed (one line each above); re-run the "
+                              f"same command to run them again: complete jobs are skipped")
+        return [results[j[0]] for j in jobs_info]  # every job finished: none failed
 
     def _executor(self):
         """The submitit executor for this sweep's parameters (as hydra-submitit-launcher builds it)."""
@@ -199,13 +196,6 @@ def _returned(overrides: Sequence[str], folder: Path, value: Any) -> JobReturn:
     ret = JobReturn(overrides=list(overrides), working_dir=str(folder), task_name="socialsim")
     ret.status = JobStatus.COMPLETED
     ret.return_value = value
-    return ret
-
-
-def _failed(overrides: Sequence[str], folder: Path) -> JobReturn:
-    ret = JobReturn(overrides=list(overrides), working_dir=str(folder), task_name="socialsim")
-    ret.status = JobStatus.FAILED
-    ret.return_value = SweepFailed(f"job in {folder} failed")
     return ret
 
 

@@ -43,6 +43,9 @@ SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=1024
 # a node that was down returns to service by itself when its slurmd registers again
 ReturnToService=2
+# a requeued job (after its time limit, see socialsim.cluster) may start again after cred_expire+1 seconds
+# (default 120)
+AuthInfo=cred_expire=10
 # seconds between SIGTERM and SIGKILL when a job reaches its time limit or is cancelled
 KillWait=10
 StateSaveLocation=/var/spool/slurmctld
