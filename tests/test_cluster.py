@@ -185,10 +185,12 @@ def test_a_cancelled_job_is_reported_in_one_line_and_a_rerun_completes_only_it(s
 
 
 def test_a_job_reaching_its_time_limit_is_requeued_and_resumes_from_its_checkpoint(slurm, tmp_path):
-    # over a minute of work in one job with a 1-minute limit: submitit is told to requeue it 20 s before the limit
+    # about a minute of work in one job with a 1-minute limit: submitit is told to requeue it 20 s before the limit
     # (SLURM sends that signal up to a minute early: 20 s leaves the job time to start and listen for it)
-    work = ["population.size=30000", "run.steps=600", "seed=0"]
+    # (each attempt computes for 10 to 40 s, so the job is requeued at least once and at most a few times)
+    work = ["population.size=30000", "run.steps=500", "seed=0"]
     args = [*SLURM, "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=20", "hydra.launcher.mem_gb=2",
+            "hydra.launcher.max_num_timeout=8",
             *work, "run.checkpoint_every=25", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
     s = Sweep(args, tmp_path, "limited")
     # meanwhile, the same run uninterrupted, on the other core
@@ -247,7 +249,7 @@ def test_a_full_disk_fails_one_job_in_one_line_and_the_others_complete(slurm, tm
     args = [*SLURM, *bigger, "seed=0,1,2", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
     full = tmp_path / "sweep" / "seed_1"
     full.mkdir(parents=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(full)], check=True, timeout=30)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40k", "tmpfs", str(full)], check=True, timeout=30)
     try:
         code, out = sweep(args, tmp_path, "sweep")
         assert code == 2, out

@@ -168,7 +168,7 @@ class MetricParams:
 @dataclass
 class RunParams:
     steps: int = _p(365, "steps to run (one step is a day)", (1, None))
-    checkpoint_every: int = _p(0, "save checkpoint.pkl in the run folder every this many steps (0 = never); "
+    checkpoint_every: int = _p(0, "save checkpoint.npz in the run folder every this many steps (0 = never); "
                                "how a run is carried out, not what it computes", (0, None))
     resume: bool = _p(False, "continue from the run folder's checkpoint (same configuration only)")
 

@@ -46,6 +46,8 @@ ReturnToService=2
 # a requeued job (after its time limit, see socialsim.cluster) may start again after cred_expire+1 seconds
 # (default 120)
 AuthInfo=cred_expire=10
+# look for jobs to start every 10 s (default 60), so that a requeued job starts soon after it may
+SchedulerParameters=sched_interval=10
 # seconds between SIGTERM and SIGKILL when a job reaches its time limit or is cancelled
 KillWait=10
 StateSaveLocation=/var/spool/slurmctld
