@@ -68,6 +68,19 @@ class SlurmLauncher(_PluginSlurmLauncher):
 
     poll_s = 2.0  # how often result files are looked for and SLURM is asked about jobs without one
 
+    def __call__(self, *args: Any, **kwargs: Any) -> JobReturn:
+        """Run one job (on the node). submitit's time-limit handler ends the job with SystemExit once it has
+        requeued it; raised inside a numba-compiled function, that SystemExit reaches Hydra wrapped in a
+        SystemError and would be recorded as the job's failure: pass it on as the SystemExit it is."""
+        ret = super().__call__(*args, **kwargs)
+        if ret.status == JobStatus.FAILED:
+            cause = _signal_cause(ret._return_value)
+            if isinstance(cause, SystemExit):
+                raise cause
+            if cause is not None:
+                raise cause  # e.g. submitit's "Job not requeued because: timed-out too many times"
+        return ret
+
     def checkpoint(self, sweep_overrides: Sequence[str], *args: Any, **kwargs: Any) -> Any:
         """Called by submitit when the job reaches its time limit: resubmit it, resuming from its checkpoint."""
         import submitit
@@ -172,6 +185,14 @@ class SlurmLauncher(_PluginSlurmLauncher):
         return [outcome[i] for i in range(len(jobs))]
 
 
+def _signal_cause(exc: BaseException | None) -> BaseException | None:
+    """The exception a signal handler raised, if ``exc`` is the SystemError that wraps it when the handler ran
+    inside a compiled function ("... returned a result with an exception set"); else None."""
+    if isinstance(exc, SystemError) and "returned a result with an exception set" in str(exc):
+        return exc.__cause__ or exc.__context__
+    return None
+
+
 def _why(job, state: str, reason: str) -> str:
     what = {"CANCELLED": "cancelled (scancel or an administrator)", "TIMEOUT": "reached its time limit",
             "NODE_FAIL": "its node failed", "OUT_OF_MEMORY": "ran out of memory", "GONE": "no longer known to SLURM",
@@ -184,12 +205,21 @@ def _read_result(job) -> tuple[JobReturn | None, str | None]:
     try:
         ret = job.results()[0]
     except Exception as exc:  # noqa: BLE001 - an error outside the task (submitit, Hydra): its last line
-        lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-        return None, f"SLURM job {job.job_id}: {lines[-1].strip() if lines else type(exc).__name__}"
+        return None, f"SLURM job {job.job_id}: {_last_error_line(str(exc)) or type(exc).__name__}"
     if ret.status == JobStatus.FAILED:
         exc = ret._return_value
         return None, " ".join(str(exc).split()) or type(exc).__name__
     return ret, None
+
+
+def _last_error_line(text: str) -> str:
+    """The exception line of the traceback in submitit's FailedJobError text (which ends with log paths)."""
+    lines = [line.strip() for line in text.splitlines()]
+    rules = [i for i, line in enumerate(lines) if line and set(line) == {"-"}]
+    if len(rules) >= 2:  # the traceback is between the first two rules of dashes
+        lines = lines[rules[0] + 1: rules[1]]
+    lines = [line for line in lines if line]
+    return lines[-1] if lines else ""
 
 
 def _returned(overrides: Sequence[str], folder: Path, value: Any) -> JobReturn:

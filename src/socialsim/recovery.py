@@ -50,15 +50,15 @@ def mark_incomplete(out: Path, config_hash: str) -> None:
 
 
 def mark_failed(out: Path, reason: str) -> None:
-    """Add ``failed: REASON`` to the INCOMPLETE marker, so that the folder says why its run failed (best
-    effort: on a full disk even this small write may fail, and the marker then still says incomplete)."""
-    from .io import atomic_path
-
+    """Add ``failed: REASON`` to the INCOMPLETE marker, so that the folder says why its run failed. Appended in
+    place, since a full disk may have room for a few more bytes in the marker's last block but not for a new
+    file; best effort (the marker says incomplete in any case)."""
     with contextlib.suppress(OSError):
-        text = (out / MARKER).read_text()
-        lines = [line for line in text.splitlines() if not line.startswith("failed:")]
-        with atomic_path(out / MARKER) as tmp:
-            tmp.write_text("\n".join([*lines, f"failed: {' '.join(reason.split())}"]) + "\n")
+        if (out / MARKER).is_file():
+            with open(out / MARKER, "a") as fh:
+                fh.write(f"failed: {' '.join(reason.split())}\n")
+                fh.flush()
+                os.fsync(fh.fileno())
 
 
 def _marker_hash(out: Path) -> str | None:

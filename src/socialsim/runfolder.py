@@ -53,9 +53,24 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, path)
         _fsync_dir(path.parent)
         hook(path.parent, f"written:{path.name}")
+    except OSError as exc:  # name the file being written, not its temporary name (or none, as pyarrow does)
+        raise _naming(exc, path) from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _naming(exc: OSError, path: Path) -> OSError:
+    """``exc`` as an OSError about ``path``, keeping its error number (pyarrow gives it only in the text)."""
+    import re
+
+    code = exc.errno
+    if code is None:
+        found = re.search(r"\[errno (\d+)\]", str(exc), re.IGNORECASE)
+        code = int(found.group(1)) if found else None
+    if code is None:
+        return OSError(None, exc.strerror or " ".join(str(exc).split()), str(path))
+    return OSError(code, os.strerror(code), str(path))
 
 
 def _fsync_dir(folder: Path) -> None:
