@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _reliability import TINY, assert_same_tables, cli, ok
+from conftest import TINY, assert_same_tables, cli, ok
 
 from socialsim import PlatformModel, snapshot
 from socialsim.config import compose_params, config_hash

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from _reliability import PARQUETS, TINY, env
+from conftest import PARQUETS, TINY, env
 
 from socialsim.analysis import load_sweep
 from socialsim.io import SUMMARY, read_summary

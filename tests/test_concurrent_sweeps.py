@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from _reliability import TINY, env
+from conftest import TINY, env
 from filelock import FileLock
 
 from socialsim.io import LOCK

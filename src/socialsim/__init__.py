@@ -20,7 +20,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("phases",),  # the steps of the fast engine (socialsim.phases and its modules)
     ("model", "reference", ""),  # the fast engine, the per-agent reference engine, the package
     ("runfolder", "recovery", "io"),  # run folders: layout and completeness, crash safety, running into one
-    ("config", "__main__"),  # Hydra configuration and the command line
+    ("config", "__main__", "cluster"),  # Hydra configuration, the command line and the SLURM launcher
     ("analysis", "study", "validation", "app", "viz", "export"),  # results, experiments, the app, graph export
 )
 
