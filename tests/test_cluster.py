@@ -2,12 +2,15 @@
 
 Selected with ``-m slurm``; they need root and Debian's slurmctld, slurmd and munge packages (``bash tests/run.sh``
 installs them) and are skipped otherwise. They share one cluster, so they run in one xdist group
-(``--dist loadgroup``). Every command has a time limit, and the cluster is stopped (each daemon by its PID) and
-its jobs cancelled when the tests end.
+(``--dist loadgroup``), and a machine-wide lock keeps a second worker from starting a second cluster. Every
+command has a time limit, and the cluster is stopped (each daemon by its PID) and its jobs cancelled when the
+tests end.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -28,6 +31,7 @@ from socialsim.recovery import MARKER, problem, verify
 pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
 
 CLUSTER = Path(__file__).parent / "cluster"
+CLUSTER_LOCK = "/run/lock/socialsim-slurm-tests.lock" if os.path.isdir("/run/lock") else "/tmp/socialsim-slurm-tests.lock"
 SLURM = ["hydra/launcher=slurm", "hydra.launcher.mem_gb=1", "hydra.launcher.timeout_min=5",
          "hydra.sweep.subdir=seed_${seed}"]
 TIMINGS = ("wall_time_s", "started", "finished")  # what differs between two runs of the same job
@@ -54,11 +58,37 @@ def _cancel_all_jobs() -> None:
         time.sleep(1)
 
 
+@contextlib.contextmanager
+def _one_cluster_at_a_time(timeout: float = 1800):
+    """Hold a machine-wide lock while this process uses the cluster. The tests share one xdist group, but
+    pytest-xdist 3.8 with pytest 9.2 does not honour xdist_group (pytest-xdist issue 1386): then another
+    worker that also runs some of these tests waits here instead of starting a second cluster."""
+    fd = os.open(CLUSTER_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"another process has held {CLUSTER_LOCK} for {timeout:.0f} s")
+                time.sleep(1)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 @pytest.fixture(scope="module")
 def cluster():
     why = _why_not()
     if why:
         pytest.skip(why)
+    with _one_cluster_at_a_time():
+        yield from _running_cluster()
+
+
+def _running_cluster():
     up = subprocess.run(["timeout", "120", "bash", str(CLUSTER / "slurm-up.sh")], capture_output=True, text=True)
     if up.returncode != 0:
         subprocess.run(["timeout", "60", "bash", str(CLUSTER / "slurm-down.sh")])

@@ -69,17 +69,14 @@ class SlurmLauncher(_PluginSlurmLauncher):
     poll_s = 2.0  # how often result files are looked for and SLURM is asked about jobs without one
 
     def __call__(self, *args: Any, **kwargs: Any) -> JobReturn:
-        """Run one job (on the node). submitit's time-limit handler ends the job with SystemExit once it has
-        requeued it; raised inside a numba-compiled function, that SystemExit reaches Hydra wrapped in a
-        SystemError and would be recorded as the job's failure: pass it on as the SystemExit it is."""
-        ret = super().__call__(*args, **kwargs)
-        if ret.status == JobStatus.FAILED:
-            cause = _signal_cause(ret._return_value)
-            if isinstance(cause, SystemExit):
-                raise cause
-            if cause is not None:
-                raise cause  # e.g. submitit's "Job not requeued because: timed-out too many times"
-        return ret
+        """Run one job (on the node), with submitit's time-limit handler made safe for numba (see
+        :func:`_requeue_without_unwinding`)."""
+        import signal
+
+        handler = signal.getsignal(signal.SIGUSR2)  # submitit's signal for SLURM jobs, installed before this call
+        if callable(handler):
+            signal.signal(signal.SIGUSR2, _requeue_without_unwinding(handler))
+        return super().__call__(*args, **kwargs)
 
     def checkpoint(self, sweep_overrides: Sequence[str], *args: Any, **kwargs: Any) -> Any:
         """Called by submitit when the job reaches its time limit: resubmit it, resuming from its checkpoint."""
@@ -185,12 +182,22 @@ class SlurmLauncher(_PluginSlurmLauncher):
         return [outcome[i] for i in range(len(jobs))]
 
 
-def _signal_cause(exc: BaseException | None) -> BaseException | None:
-    """The exception a signal handler raised, if ``exc`` is the SystemError that wraps it when the handler ran
-    inside a compiled function ("... returned a result with an exception set"); else None."""
-    if isinstance(exc, SystemError) and "returned a result with an exception set" in str(exc):
-        return exc.__cause__ or exc.__context__
-    return None
+def _requeue_without_unwinding(handler):
+    """submitit's time-limit handler, minus the exception it raises at the end.
+
+    The handler saves the job for resubmission (with ``run.resume=true``, :meth:`SlurmLauncher.checkpoint`), asks
+    SLURM to requeue it, then raises SystemExit (or, out of requeues, an error) to end the job. Raised while a
+    numba-compiled function runs, that exception is mangled into a SystemError or worse (a crash was seen).
+    Here it is dropped instead: the job goes on until SLURM stops it for the requeue (or at its time limit, which
+    the sweep then reports), and its checkpoints stay consistent because each is written atomically.
+    """
+    def handle(signum, frame):
+        try:
+            handler(signum, frame)
+        except (SystemExit, Exception) as exc:  # noqa: BLE001 - see above
+            log.info("leaving this attempt to SLURM (%s)", type(exc).__name__)
+
+    return handle
 
 
 def _why(job, state: str, reason: str) -> str:
