@@ -217,7 +217,7 @@ def test_a_cancelled_job_is_reported_in_one_line_and_a_rerun_completes_only_it(s
 def test_a_job_reaching_its_time_limit_is_requeued_and_resumes_from_its_checkpoint(slurm, tmp_path):
     # over a minute of work in one job with a 1-minute limit. SLURM signals the job at its first check (every 30 s)
     # at which less than signal_delay_s + 30 s remain: with 1 s, after 29 to 59 s; submitit then requeues the job
-    work = ["population.size=30000", "run.steps=550", "seed=0"]
+    work = ["population.size=30000", "run.steps=750", "seed=0"]
     args = [*SLURM, "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=1", "hydra.launcher.mem_gb=2",
             "hydra.launcher.max_num_timeout=8", *work, "run.checkpoint_every=25", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
     s = Sweep(args, tmp_path, "limited")
