@@ -122,12 +122,12 @@ def test_resuming_from_the_file_in_a_new_process_gives_the_uninterrupted_tables(
 def test_every_state_attribute_is_stored_including_ones_added_later():
     model = PlatformModel(compose_params(ARGS)).run(4)
     model.state.added_later = np.arange(5, dtype=np.int16)  # an attribute State does not declare today
-    model.state.counts["added_count"] = np.int64(7)
+    model.state.counts.added_later = np.int64(7)  # an attribute StepCounts does not declare today
     _, tree = snapshot.loads(snapshot.dumps(model.checkpoint()))
     state = tree["state"]
     assert isinstance(state, State)
     np.testing.assert_array_equal(state.added_later, np.arange(5, dtype=np.int16))
-    assert state.added_later.dtype == np.int16 and type(state.counts["added_count"]) is np.int64
+    assert state.added_later.dtype == np.int16 and type(state.counts.added_later) is np.int64
     for name, value in vars(model.state).items():  # every attribute, of every nested object, comes back
         restored = getattr(state, name)
         if isinstance(value, np.ndarray):
