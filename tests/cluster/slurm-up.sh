@@ -48,8 +48,9 @@ ReturnToService=2
 AuthInfo=cred_expire=10
 # look for jobs to start every 10 s (default 60), so that a requeued job starts soon after it may
 SchedulerParameters=sched_interval=10
-# seconds between SIGTERM and SIGKILL when a job reaches its time limit or is cancelled
-KillWait=10
+# seconds between SIGTERM and SIGKILL when a job is cancelled, requeued or reaches its time limit (submitit
+# ignores SIGTERM, so a cancelled job runs on for these seconds)
+KillWait=3
 StateSaveLocation=/var/spool/slurmctld
 SlurmdSpoolDir=/var/spool/slurmd
 SlurmctldPidFile=/run/slurmctld.pid
