@@ -1,6 +1,6 @@
 """Sweeps on a SLURM cluster: hydra-submitit-launcher's SLURM launcher with socialsim's fault handling.
 
-``python -m socialsim -m hydra/launcher=slurm ...`` (``configs/hydra/launcher/slurm.yaml``) uses
+``python -m socialsim -m hydra/launcher=slurm ...`` (``src/socialsim/conf/hydra/launcher/slurm.yaml``) uses
 :class:`SlurmLauncher`. It differs from the plugin's launcher in four ways:
 
 - jobs whose folder already holds a complete run of the same configuration are not submitted again, so

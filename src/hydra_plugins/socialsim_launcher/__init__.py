@@ -1,6 +1,6 @@
 """socialsim's SLURM launcher as a Hydra plugin (Hydra instantiates launchers only from ``hydra_plugins``).
 
-``configs/hydra/launcher/slurm.yaml`` selects it; what it does is in :mod:`socialsim.cluster`.
+``src/socialsim/conf/hydra/launcher/slurm.yaml`` selects it; what it does is in :mod:`socialsim.cluster`.
 """
 
 from socialsim import cluster
