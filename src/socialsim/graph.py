@@ -1,12 +1,13 @@
 """The directed follow graph: edge arrays, an open-addressing hash index and per-member counters.
 
 Edges live in parallel arrays (follower ``src``, followee ``dst``, ``since`` step,
-``familiarity``, ``closeness``, ``met``, ``alive``). A hash table maps the key
+``familiarity``, ``closeness``, ``met``, ``alive``, the ``origin`` of the follow (one of ``ORIGINS``) and
+``contact``, whether the two are offline contacts). A hash table maps the key
 ``src * n + dst`` to the edge's slot, so follow checks are O(1). Removed edges are
 marked dead and compacted away now and then. A CSR view of followees per member is
 rebuilt on demand by a counting sort (O(edges)). In- and out-degree, mutual ties,
-offline ties and the number of local follows are kept up to date on every change,
-so metrics never rescan the edge list for them.
+offline ties, mutual ties with people outside one's offline contacts ("new" ties) and the number of local
+follows are kept up to date on every change, so metrics never rescan the edge list for them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ TOMB = -2
 
 # indices into the counters array
 N_ALIVE, N_MUTUAL_PAIRS, N_LOCAL, N_TOMB, N_USED = range(5)
+
+#: how a follow began, in the order of the codes stored per edge (``FollowGraph.origin``)
+ORIGINS = ("offline", "meetup", "suggested", "content", "follow_back", "classic")
+OFFLINE, MEETUP, SUGGESTED, CONTENT, FOLLOW_BACK, CLASSIC = range(len(ORIGINS))
 
 
 @njit(cache=True, inline="always")
@@ -67,10 +72,26 @@ def _find_edges(keys, vals, n, srcs, dsts):
     return out
 
 
+@njit(cache=True, inline="always")
+def _is_contact(c_indptr, c_idx, a, b):
+    """Whether b is among a's offline contacts (each row of the contact CSR is sorted)."""
+    lo = c_indptr[a]
+    hi = c_indptr[a + 1]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if c_idx[mid] < b:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < c_indptr[a + 1] and c_idx[lo] == b
+
+
 @njit(cache=True)
 def _add_edges(new_src, new_dst, step, met_flag, allowance, n, keys, vals, src, dst, since, met, alive,
-               in_deg, out_deg, mutual, offline, local_out, town, counters):
-    """Add the follows in order; ``allowance[k]`` is the most followees allowed with k followers (the cap)."""
+               in_deg, out_deg, mutual, offline, local_out, town, counters, new_origin, origin, contact,
+               c_indptr, c_idx, new_mutual):
+    """Add the follows in order; ``allowance[k]`` is the most followees allowed with k followers (the cap);
+    ``new_origin`` holds one origin code per follow, or one for all."""
     added = np.zeros(new_src.shape[0], np.bool_)
     for j in range(new_src.shape[0]):
         a = new_src[j]
@@ -99,6 +120,9 @@ def _add_edges(new_src, new_dst, step, met_flag, allowance, n, keys, vals, src, 
         since[e] = step
         met[e] = met_flag
         alive[e] = True
+        origin[e] = new_origin[j] if new_origin.shape[0] > 1 else new_origin[0]
+        known = _is_contact(c_indptr, c_idx, a, b)
+        contact[e] = known
         out_deg[a] += 1
         in_deg[b] += 1
         counters[N_ALIVE] += 1
@@ -108,6 +132,9 @@ def _add_edges(new_src, new_dst, step, met_flag, allowance, n, keys, vals, src, 
             mutual[a] += 1
             mutual[b] += 1
             counters[N_MUTUAL_PAIRS] += 1
+            if not known:
+                new_mutual[a] += 1
+                new_mutual[b] += 1
         if town[a] == town[b]:
             counters[N_LOCAL] += 1
             local_out[a] += 1
@@ -117,7 +144,7 @@ def _add_edges(new_src, new_dst, step, met_flag, allowance, n, keys, vals, src, 
 
 @njit(cache=True)
 def _remove_edges(edges, n, keys, src, dst, met, alive, in_deg, out_deg, mutual, offline, local_out, town,
-                  counters):
+                  counters, contact, new_mutual):
     for j in range(edges.shape[0]):
         e = edges[j]
         if not alive[e]:
@@ -137,6 +164,9 @@ def _remove_edges(edges, n, keys, src, dst, met, alive, in_deg, out_deg, mutual,
             mutual[a] -= 1
             mutual[b] -= 1
             counters[N_MUTUAL_PAIRS] -= 1
+            if not contact[e]:
+                new_mutual[a] -= 1
+                new_mutual[b] -= 1
         if town[a] == town[b]:
             counters[N_LOCAL] -= 1
             local_out[a] -= 1
@@ -194,14 +224,26 @@ class CSR(NamedTuple):
 
 
 class FollowGraph:
-    """Directed follow edges among ``n`` people, with familiarity and closeness per edge."""
+    """Directed follow edges among ``n`` people, with familiarity, closeness and origin per edge.
+
+    ``contacts_indptr``/``contacts`` is the offline contact network (a CSR with sorted rows, as
+    :class:`socialsim.population.Population` holds it); each follow records whether its two ends are offline
+    contacts, and ``new_mutual`` counts each member's mutual ties with people who are not.
+    """
 
     FIELDS = (("src", np.int32), ("dst", np.int32), ("since", np.int32), ("familiarity", np.float32),
-              ("closeness", np.float32), ("met", np.bool_), ("alive", np.bool_))
+              ("closeness", np.float32), ("met", np.bool_), ("alive", np.bool_), ("origin", np.int8),
+              ("contact", np.bool_))
 
-    def __init__(self, n: int, town: np.ndarray, capacity: int = 1024):
+    def __init__(self, n: int, town: np.ndarray, capacity: int = 1024, contacts_indptr: np.ndarray | None = None,
+                 contacts: np.ndarray | None = None):
         self.n = int(n)
         self.town = np.ascontiguousarray(town, dtype=np.int32)
+        if contacts_indptr is None:
+            contacts_indptr, contacts = np.zeros(self.n + 1, np.int64), np.zeros(0, np.int32)
+        self.contacts_indptr = np.ascontiguousarray(contacts_indptr, dtype=np.int64)
+        self.contacts = np.ascontiguousarray(contacts, dtype=np.int32)
+        self.new_mutual = np.zeros(n, np.int32)  # mutual ties with people outside one's offline contacts
         self.in_deg = np.zeros(n, np.int32)
         self.out_deg = np.zeros(n, np.int32)
         self.mutual = np.zeros(n, np.int32)
@@ -255,19 +297,29 @@ class FollowGraph:
             _rebuild_table(self.keys, self.vals, self.src, self.dst, self.alive, self.used, self.n)
             self.counters[N_TOMB] = 0
 
-    def add(self, src, dst, step: int, met: bool = False, cap: int = 0) -> np.ndarray:
-        """Add follows src -> dst in order; skips self, duplicate and capped ones. Returns the mask of added."""
+    def add(self, src, dst, step: int, met: bool = False, cap: int = 0, origin=CLASSIC) -> np.ndarray:
+        """Add follows src -> dst in order; skips self, duplicate and capped ones. Returns the mask of added.
+
+        ``origin`` (one code of ``ORIGINS``, or one per follow) is how each follow began; a follow that
+        already exists keeps its origin.
+        """
         src = np.ascontiguousarray(src, dtype=np.int64)
         dst = np.ascontiguousarray(dst, dtype=np.int64)
         if src.size == 0:
             return np.zeros(0, bool)
+        origin = np.ascontiguousarray(np.atleast_1d(origin), dtype=np.int8)
+        if origin.size not in (1, src.size):
+            raise ValueError("origin must be one code or one per follow")
+        if origin.size == 1 and src.size > 1:
+            origin = origin[:1]
         self._reserve(src.size)
         self._csr = None
         # the cap for every follower count a follower can have during this batch
         allowance = rules.follow_allowance(np.arange(int(self.in_deg.max()) + src.size + 1), int(cap))
         return _add_edges(src, dst, int(step), bool(met), allowance, self.n, self.keys, self.vals, self.src,
                           self.dst, self.since, self.met, self.alive, self.in_deg, self.out_deg, self.mutual,
-                          self.offline, self.local_out, self.town, self.counters)
+                          self.offline, self.local_out, self.town, self.counters, origin, self.origin,
+                          self.contact, self.contacts_indptr, self.contacts, self.new_mutual)
 
     def remove(self, edges) -> None:
         """Remove the edges at these slots (unfollow)."""
@@ -276,7 +328,8 @@ class FollowGraph:
             return
         self._csr = None
         _remove_edges(edges, self.n, self.keys, self.src, self.dst, self.met, self.alive, self.in_deg,
-                      self.out_deg, self.mutual, self.offline, self.local_out, self.town, self.counters)
+                      self.out_deg, self.mutual, self.offline, self.local_out, self.town, self.counters,
+                      self.contact, self.new_mutual)
 
     def remove_members(self, members) -> None:
         """Remove every follow from or to these people."""
@@ -343,9 +396,10 @@ class FollowGraph:
         return self._csr
 
     def edge_frame_arrays(self) -> dict[str, np.ndarray]:
+        """The live follows as columns: follower, followee, since_step and origin (codes of ``ORIGINS``)."""
         idx = self.alive_index()
         return {"follower": self.src[idx].astype(np.int64), "followee": self.dst[idx].astype(np.int64),
-                "since_step": self.since[idx].astype(np.int64)}
+                "since_step": self.since[idx].astype(np.int64), "origin": self.origin[idx].copy()}
 
     def state(self) -> dict[str, np.ndarray]:
         """Arrays that fully describe the graph (for checkpoints)."""
@@ -354,13 +408,14 @@ class FollowGraph:
         return out
 
     @classmethod
-    def from_state(cls, n: int, town: np.ndarray, state: dict[str, np.ndarray]) -> FollowGraph:
-        g = cls(n, town, capacity=max(1024, len(state["src"])))
+    def from_state(cls, n: int, town: np.ndarray, state: dict[str, np.ndarray],
+                   contacts_indptr: np.ndarray | None = None, contacts: np.ndarray | None = None) -> FollowGraph:
+        g = cls(n, town, capacity=max(1024, len(state["src"])), contacts_indptr=contacts_indptr, contacts=contacts)
         alive = state["alive"].astype(bool)
         g.add(state["src"][alive], state["dst"][alive], 0)
         # restore per-edge values in the same (compacted) order
         idx = g.alive_index()
-        for name in ("since", "familiarity", "closeness"):
+        for name in ("since", "familiarity", "closeness", "origin"):
             getattr(g, name)[idx] = state[name][alive]
         met_idx = idx[state["met"][alive]]
         g.met[met_idx] = True

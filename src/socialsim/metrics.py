@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from numba import njit
 
+from .graph import ORIGINS
 from .state import State
 
 # per step (timeseries.parquet); each with what it measures and its range
@@ -31,14 +33,29 @@ METRICS: dict[str, str] = {
     "nonfollower_impression_share": "share of this step's reads that reached non-followers through reshares [0, 1]",
     "meetups": "meetups held in this step",
     "attendees": "people at meetups in this step",
+    "low_skill_new_tie_share": "share of members in the bottom skill quartile with at least one new mutual tie "
+                               "(with someone outside their offline contacts) [0, 1]",
+    "shy_new_tie_share": "share of members in the top shyness quartile with at least one new mutual tie [0, 1]",
+    **{f"new_close_ties_skill_q{q}": "new close ties (close follows of people outside one's offline contacts) per "
+       f"member of skill quartile {q}" + {1: " (the least skilled)", 4: " (the most skilled)"}.get(q, "")
+       for q in (1, 2, 3, 4)},
+    **{f"new_close_ties_shyness_q{q}": f"new close ties per member of shyness quartile {q}"
+       + {1: " (the least shy)", 4: " (the shyest)"}.get(q, "") for q in (1, 2, 3, 4)},
+    "minority_visibility": "the minority's share of the top-k members by followers divided by its share of members "
+                           "(1 = in proportion; 0 without groups)",
+    "minority_connected_share": "share of minority members with at least one mutual tie (0 without groups) [0, 1]",
+    "majority_connected_share": "share of majority members with at least one mutual tie [0, 1]",
+    "minority_new_tie_share": "share of minority members with at least one new mutual tie (0 without groups) [0, 1]",
+    "majority_new_tie_share": "share of majority members with at least one new mutual tie [0, 1]",
 }
 METRIC_NAMES = tuple(METRICS)
 
 # per member at the end of a run (members.parquet)
 MEMBER_COLUMNS = ("member_id", "skill", "reach", "shyness", "activity", "town", "joined_step", "left_step",
                   "followers", "followees", "mutual_ties", "offline_ties", "impressions", "familiarity",
-                  "closeness", "join_order", "engagements", "nonfollower_impressions", "followers_at_exit")
-FOLLOW_COLUMNS = ("follower", "followee", "since_step")
+                  "closeness", "join_order", "engagements", "nonfollower_impressions", "followers_at_exit",
+                  "group", *(f"mutual_{origin}" for origin in ORIGINS), "new_mutual_ties", "new_close_ties")
+FOLLOW_COLUMNS = ("follower", "followee", "since_step", "origin")
 
 SAMPLE = 20_000  # rank correlations use at most this many members (a seeded sample beyond it)
 
@@ -133,7 +150,80 @@ def measure(state: State, params) -> dict[str, float]:
     out["intimacy_gap"] = gap
     read = state.counts.items_read
     out["nonfollower_impression_share"] = state.counts.nonfollower_read / read if read else 0.0
+    out.update(_new_ties(state, params, members, low, shy))
+    out.update(_groups(state, params, members, followers))
     return {name: float(out[name]) for name in METRIC_NAMES}
+
+
+def _share(x: np.ndarray) -> float:
+    return float(x.mean()) if x.size else 0.0
+
+
+def _new_ties(state: State, params, members: np.ndarray, low: np.ndarray, shy: np.ndarray) -> dict[str, float]:
+    """New mutual ties (kept up to date by the graph) and new close ties (one pass over the follows)."""
+    g, pop = state.graph, state.pop
+    out = {"low_skill_new_tie_share": _share(g.new_mutual[low] > 0), "shy_new_tie_share": _share(g.new_mutual[shy] > 0)}
+    close = new_close_ties(g, params.intimacy.close_threshold)[members]
+    for trait, quartile in (("skill", pop.skill_quartile), ("shyness", pop.shyness_quartile)):
+        q = quartile[members]
+        size = np.bincount(q, minlength=4)
+        ties = np.bincount(q, weights=close, minlength=4)
+        for i in range(4):
+            out[f"new_close_ties_{trait}_q{i + 1}"] = ties[i] / size[i] if size[i] else 0.0
+    return out
+
+
+def _groups(state: State, params, members: np.ndarray, followers: np.ndarray) -> dict[str, float]:
+    """Minority visibility among the top-k by followers and, per group, the shares with (new) mutual ties."""
+    g, group = state.graph, state.pop.group
+    minority = group[members] == 1
+    out = {}
+    for name, sel in (("minority", minority), ("majority", ~minority)):
+        out[f"{name}_connected_share"] = _share(g.mutual[members[sel]] > 0)
+        out[f"{name}_new_tie_share"] = _share(g.new_mutual[members[sel]] > 0)
+    out["minority_visibility"] = 0.0
+    k = min(params.metrics.top_k, members.size)
+    if k and minority.any():
+        top = np.argpartition(-followers, k - 1)[:k]
+        out["minority_visibility"] = float(minority[top].mean() / minority.mean())
+    return out
+
+
+def new_close_ties(graph, threshold: float) -> np.ndarray:
+    """Per person: close follows (closeness >= threshold) of people outside their offline contacts."""
+    return _new_close_kernel(graph.src, graph.closeness, graph.contact, graph.alive, graph.used, graph.n, threshold)
+
+
+@njit(cache=True)
+def _new_close_kernel(src, closeness, contact, alive, used, n, threshold):
+    out = np.zeros(n, np.int64)
+    for e in range(used):
+        if alive[e] and not contact[e] and closeness[e] >= threshold:
+            out[src[e]] += 1
+    return out
+
+
+def origin_categorical(codes: np.ndarray) -> pd.Categorical:
+    """Origin codes as a pandas Categorical whose categories are ``ORIGINS`` in their order (all of them, used
+    or not, so tables of different runs concatenate)."""
+    return pd.Categorical.from_codes(np.asarray(codes, np.int8), categories=list(ORIGINS))
+
+
+def mutual_tie_origin(graph) -> tuple[np.ndarray, np.ndarray]:
+    """(slots, origin codes): every live follow that is half of a mutual tie, and the tie's origin.
+
+    A mutual tie takes the origin of the earlier of its two follows (smaller ``since``); when both began in the
+    same step, the origin listed first in ``ORIGINS`` (offline, meetup, suggested, content, follow_back,
+    classic), so a follow-back never names a tie whose other follow was made the same step.
+    """
+    idx = graph.alive_index()
+    rev = graph.find(graph.dst[idx], graph.src[idx])
+    mutual = rev >= 0
+    idx, rev = idx[mutual], rev[mutual]
+    mine, theirs = graph.origin[idx], graph.origin[rev]
+    since, since_rev = graph.since[idx], graph.since[rev]
+    origin = np.where(since < since_rev, mine, np.where(since > since_rev, theirs, np.minimum(mine, theirs)))
+    return idx, origin.astype(np.int8)
 
 
 def subset_ranks(order: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -217,8 +307,12 @@ def _intimacy_kernel(src, familiarity, closeness, alive, used, n, threshold):
     return close, (gap / count if count else 0.0)
 
 
-def member_table(state: State) -> dict[str, np.ndarray]:
-    """One row per person who ever joined, with the columns in MEMBER_COLUMNS."""
+def member_table(state: State, params=None) -> dict[str, np.ndarray]:
+    """One row per person who ever joined, with the columns in MEMBER_COLUMNS (``params`` gives the closeness
+    threshold of the new close ties; default: the default parameters')."""
+    from .params import IntimacyParams
+
+    threshold = (params.intimacy if params is not None else IntimacyParams()).close_threshold
     g, pop = state.graph, state.pop
     ids = np.flatnonzero(state.joined_step >= 0)
     idx = g.alive_index()
@@ -231,5 +325,9 @@ def member_table(state: State) -> dict[str, np.ndarray]:
         "impressions": state.impressions, "familiarity": familiarity, "closeness": closeness,
         "join_order": state.join_order, "engagements": state.engagements,
         "nonfollower_impressions": state.nonfollower_impressions, "followers_at_exit": state.followers_at_exit,
+        "group": pop.group, "new_mutual_ties": g.new_mutual, "new_close_ties": new_close_ties(g, threshold),
     }
+    slots, tie_origin = mutual_tie_origin(g)
+    for code, name in enumerate(ORIGINS):
+        columns[f"mutual_{name}"] = np.bincount(g.src[slots[tie_origin == code]], minlength=g.n)
     return {name: (col if name == "member_id" else col[ids]) for name, col in columns.items()}

@@ -120,10 +120,13 @@ class PlatformModel(mesa.Model):
         return df.reset_index(drop=True)
 
     def member_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(metrics.member_table(self.state), columns=list(metrics.MEMBER_COLUMNS))
+        return pd.DataFrame(metrics.member_table(self.state, self.params), columns=list(metrics.MEMBER_COLUMNS))
 
     def follows_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.state.graph.edge_frame_arrays(), columns=list(metrics.FOLLOW_COLUMNS))
+        """One row per live follow; ``origin`` is a pandas Categorical over ``socialsim.graph.ORIGINS``."""
+        df = pd.DataFrame(self.state.graph.edge_frame_arrays(), columns=list(metrics.FOLLOW_COLUMNS))
+        df["origin"] = metrics.origin_categorical(df["origin"].to_numpy())
+        return df
 
     def member(self, member_id: int) -> Member:
         return self.members[member_id]

@@ -17,7 +17,7 @@ from typing import Any
 RECOMMENDERS = ("none", "random", "popularity", "friends_of_friends", "local", "newcomer_boost", "mixture")
 BASE_RECOMMENDERS = ("random", "popularity", "friends_of_friends", "local", "newcomer")
 TIMELINES = ("chronological", "engagement")
-ATTACHMENTS = ("behaviour", "preferential", "uniform", "fitness")
+ATTACHMENTS = ("behaviour", "preferential", "uniform", "fitness", "homophilic_preferential")
 
 
 class ParameterError(ValueError):
@@ -68,6 +68,9 @@ class PopulationParams:
         "", "with offline_network: a file of towns, one 'ID TOWN' pair per line (# comments; TOWN any label), "
         "covering every person of the edge list (people listed only here join without contacts); population.towns "
         "comes from it, town 0 the largest. Empty = towns drawn as usual")
+    minority_share: float = _p(0.0, "share f of people in the minority group (0 = no groups)", (0.0, 0.5))
+    homophily: float = _p(0.5, "homophily h: weight of one's own group in offline contacts and follow choices "
+                          "(0.5 = no preference, 1 = own group only, 0 = other group only)", PROB)
 
 
 @dataclass
@@ -79,7 +82,8 @@ class AdoptionParams:
     attachment: str = _p(
         "behaviour",
         "how newcomers find first followees: 'behaviour' (offline contacts, then reading and recommendations); "
-        "classic reductions: 'preferential' (Barabasi-Albert), 'uniform' (Erdos-Renyi), 'fitness' (Bianconi-Barabasi)",
+        "classic reductions: 'preferential' (Barabasi-Albert), 'uniform' (Erdos-Renyi), 'fitness' (Bianconi-Barabasi), "
+        "'homophilic_preferential' (Karimi et al. 2018's PAH: degree x h_ab)",
         choices=ATTACHMENTS,
     )
     attachment_links: int = _p(3, "links m a newcomer makes under a classic attachment rule", (1, None))

@@ -40,6 +40,7 @@ class Population:
     shyness_quartile: np.ndarray  # 3 = the shyest quarter
     skill_order: np.ndarray  # everyone sorted by skill (for rank correlations)
     reach_order: np.ndarray
+    group: np.ndarray = None  # 1 = minority, 0 = majority (everyone 0 when population.minority_share = 0)
 
     @property
     def size(self) -> int:
@@ -140,20 +141,34 @@ def generate(p: PopulationParams, rng: np.random.Generator) -> Population:
         activity = rng.beta(p.activity_alpha, p.activity_beta, n)
         stage("traits")
         town = rng.permutation(np.repeat(np.arange(p.towns), town_sizes(n, p.towns, p.town_size_exponent)))
-        indptr, contacts = offline_contacts(town, reach, p, rng)
+        group = draw_groups(n, p.minority_share, rng)
+        if group.any():
+            indptr, contacts = homophilic_offline_contacts(town, reach, group, p, rng)
+        else:
+            indptr, contacts = offline_contacts(town, reach, p, rng)
         stage("offline contacts")
-        pop = _assemble(skill, reach, z_reach, shyness, activity, town, indptr, contacts)
+        pop = _assemble(skill, reach, z_reach, shyness, activity, town, indptr, contacts, group)
         stage("orders")
     finally:
         stage.close()
     return pop
 
 
-def _assemble(skill, reach, z_reach, shyness, activity, town, indptr, contacts) -> Population:
+def draw_groups(n: int, minority_share: float, rng) -> np.ndarray:
+    """1 for exactly round(f n) people drawn uniformly (the minority), 0 for the rest; with f = 0 nothing is drawn,
+    so runs without groups keep their random numbers."""
+    group = np.zeros(n, np.int8)
+    if minority_share > 0:
+        group[rng.choice(n, int(round(minority_share * n)), replace=False)] = 1
+    return group
+
+
+def _assemble(skill, reach, z_reach, shyness, activity, town, indptr, contacts, group=None) -> Population:
     return Population(skill=skill, reach=reach, reach_z=z_reach, shyness=shyness, activity=activity,
                       town=town.astype(np.int32), contacts_indptr=indptr, contacts=contacts,
                       skill_quartile=quartiles(skill), shyness_quartile=quartiles(shyness),
-                      skill_order=np.argsort(skill, kind="stable"), reach_order=np.argsort(reach, kind="stable"))
+                      skill_order=np.argsort(skill, kind="stable"), reach_order=np.argsort(reach, kind="stable"),
+                      group=np.zeros(skill.size, np.int8) if group is None else group)
 
 
 def quartiles(x: np.ndarray) -> np.ndarray:
@@ -180,6 +195,11 @@ def offline_contacts(town: np.ndarray, reach: np.ndarray, p: PopulationParams, r
     hi = tcum[starts[town[a[:n_local]] + 1] - 1]
     pick = np.searchsorted(tcum, lo + rng.random(n_local) * (hi - lo), side="right")
     b[:n_local] = order[np.minimum(pick, n - 1)]
+    return _contact_csr(a, b, n)
+
+
+def _contact_csr(a: np.ndarray, b: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Drawn pairs (a, b) as the undirected contact CSR: self-pairs and repeats dropped, rows sorted."""
     a, b = np.minimum(a, b), np.maximum(a, b)
     keep = a != b
     # distinct pairs, then both directions sorted by (person, contact): the CSR rows
@@ -293,9 +313,52 @@ def _from_network(p: PopulationParams, rng: np.random.Generator) -> Population:
         skill, shyness, reach, z_reach = skill[trait], shyness[trait], reach[trait], z_reach[trait]
         if town is None:
             town = rng.permutation(np.repeat(np.arange(p.towns), town_sizes(n, p.towns, p.town_size_exponent)))
+        # groups on a given network: drawn uniformly (the network is as given; homophily acts in follow choices)
+        group = draw_groups(n, p.minority_share, rng)
         stage("traits")
-        pop = _assemble(skill, reach, z_reach, shyness, activity, town, indptr, contacts)
+        pop = _assemble(skill, reach, z_reach, shyness, activity, town, indptr, contacts, group)
         stage("orders")
     finally:
         stage.close()
     return pop
+
+
+def homophilic_offline_contacts(town: np.ndarray, reach: np.ndarray, group: np.ndarray, p: PopulationParams,
+                                rng) -> tuple[np.ndarray, np.ndarray]:
+    """The Chung-Lu contacts of :func:`offline_contacts` with group mixing: one end ``a`` is drawn by weight as
+    there, the other end ``b`` with chance proportional to weight(b) x h_ab (Karimi et al. 2018: h for the same
+    group, 1 - h across), among everyone (global pairs) or within a's town (local pairs). At h = 0.5 this is
+    the same distribution as :func:`offline_contacts`.
+    """
+    n = town.shape[0]
+    h = p.homophily
+    weight = reach**p.offline_reach_exponent
+    pairs = int(round(n * p.offline_degree / 2))
+    n_local = int(round(pairs * p.offline_local_share))
+    cum = np.cumsum(weight)
+    a = np.searchsorted(cum, rng.random(pairs) * cum[-1], side="right")
+    b = np.empty(pairs, np.int64)
+    g = group.astype(np.int64)
+    b[n_local:] = _draw_homophilic(g, weight, g[a[n_local:]], 2, h, rng)
+    towns = int(town.max()) + 1
+    b[:n_local] = _draw_homophilic(town.astype(np.int64) * 2 + g, weight, town[a[:n_local]].astype(np.int64) * 2
+                                   + g[a[:n_local]], 2 * towns, h, rng)
+    return _contact_csr(a, b, n)
+
+
+def _draw_homophilic(block: np.ndarray, weight: np.ndarray, own: np.ndarray, blocks: int, h: float, rng):
+    """For each drawer in block ``own`` (block = 2 x place + group), a person drawn with chance proportional to
+    weight x h_ab from the two blocks of the same place: the own group's block (weight h) or the other's (1 - h)."""
+    order = np.argsort(block, kind="stable")
+    tcum = np.concatenate([[0.0], np.cumsum(weight[order])])
+    starts = np.searchsorted(block[order], np.arange(blocks + 1))
+    total = tcum[starts[1:]] - tcum[starts[:-1]]  # weight of each block
+    other = own ^ 1
+    same_w, other_w = h * total[own], (1.0 - h) * total[other]
+    denom = same_w + other_w
+    pick_same = rng.random(own.size) * np.where(denom > 0, denom, 1.0) < same_w
+    pick_same |= denom <= 0  # nobody to weigh: stay in one's own block (a self-pair, dropped later)
+    target = np.where(pick_same, own, other)
+    lo, hi = tcum[starts[target]], tcum[starts[target + 1]]
+    pick = np.searchsorted(tcum, lo + rng.random(own.size) * (hi - lo), side="right") - 1
+    return order[np.clip(pick, 0, block.size - 1)]

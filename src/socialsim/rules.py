@@ -116,3 +116,14 @@ def demoted_closeness(close_threshold):
     """The closeness a close tie falls to when its follower has more close ties than the Dunbar number:
     just below close, so it is the first to become close again."""
     return close_threshold * 0.999
+
+
+def homophily_weight(same_group, homophily):
+    """Karimi et al. (2018)'s h_ab: ``homophily`` for two people of the same group, 1 - ``homophily`` across."""
+    return np.where(same_group, homophily, 1.0 - homophily)
+
+
+def homophilic_follow_probability(probability, same_group, homophily):
+    """A follow decision under homophily: the chance scaled by 2 h_ab (2h within one's group, 2(1 - h) across),
+    capped at 1; at h = 0.5 it is the chance unchanged."""
+    return np.minimum(1.0, probability * 2.0 * homophily_weight(same_group, homophily))

@@ -91,7 +91,7 @@ class State:
     timeline: Timeline = field(default_factory=Timeline.empty)
     reshares_new: Reshares = field(default_factory=Reshares.empty)
     reshares_prev: Reshares = field(default_factory=Reshares.empty)
-    exposures: list = field(default_factory=list)  # (follower, author, probability) arrays to try to follow
+    exposures: list = field(default_factory=list)  # (follower, author, probability, origin) arrays to try to follow
     joined_now: np.ndarray = None
     left_now: np.ndarray = None
     counts: StepCounts = field(default_factory=StepCounts)  # per-step tallies for the metrics
@@ -100,7 +100,8 @@ class State:
     @classmethod
     def new(cls, pop: Population) -> State:
         n = pop.size
-        s = cls(pop=pop, graph=FollowGraph(n, pop.town, capacity=max(1024, 8 * n)))
+        s = cls(pop=pop, graph=FollowGraph(n, pop.town, capacity=max(1024, 8 * n),
+                                           contacts_indptr=pop.contacts_indptr, contacts=pop.contacts))
         s.status = np.zeros(n, np.int8)
         for name in ("joined_step", "join_order", "left_step", "quiet_since", "last_post"):
             setattr(s, name, np.full(n, -1, np.int64))
@@ -125,8 +126,10 @@ class State:
     def members(self) -> np.ndarray:
         return np.flatnonzero(self.is_member)
 
-    def expose(self, follower, author, probability) -> None:
-        """Record exposures that may turn into follows in the follow phase."""
+    def expose(self, follower, author, probability, origin: int) -> None:
+        """Record exposures that may turn into follows in the follow phase; ``origin`` (a code of
+        ``socialsim.graph.ORIGINS``) is how the exposure came about and becomes the follow's origin."""
         if len(follower):
             self.exposures.append((np.asarray(follower, np.int64), np.asarray(author, np.int64),
-                                   np.broadcast_to(np.asarray(probability, float), len(follower))))
+                                   np.broadcast_to(np.asarray(probability, float), len(follower)),
+                                   np.full(len(follower), origin, np.int8)))

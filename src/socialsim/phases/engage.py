@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import rules
+from ..graph import CONTENT
 from ..params import Params
 from ..state import Reshares, State
 
@@ -45,5 +46,5 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     author = tl.author[stranger]
     state.expose(tl.reader[stranger], author,
                  rules.follow_probability(tl.appeal[stranger], pop.reach[author], b.follow_base, b.follow_slope,
-                                          b.prominence))
+                                          b.prominence), CONTENT)
     c.replies, c.answered, c.reshares = len(reply), len(answered), len(state.reshares_new.author)

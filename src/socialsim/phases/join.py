@@ -6,6 +6,7 @@ import numpy as np
 from numba import njit
 
 from .. import rules
+from ..graph import CLASSIC, OFFLINE
 from ..params import Params
 from ..state import ACTIVE, OUTSIDE, State
 
@@ -63,8 +64,8 @@ def join(state: State, params: Params, joiners: np.ndarray, rng: np.random.Gener
     owner, contact = owner[on], contact[on]
     p = params.behaviour.offline_follow_prob
     # the newcomer follows friends already there, and friends follow the newcomer
-    state.expose(owner, contact, p)
-    state.expose(contact, owner, p)
+    state.expose(owner, contact, p, OFFLINE)
+    state.expose(contact, owner, p, OFFLINE)
 
 
 def attach(state: State, params: Params, joiners: np.ndarray, rng: np.random.Generator) -> None:
@@ -72,7 +73,10 @@ def attach(state: State, params: Params, joiners: np.ndarray, rng: np.random.Gen
 
     - ``uniform`` (Erdos-Renyi): 1;
     - ``preferential`` (Barabasi-Albert): total degree, followers + followees;
-    - ``fitness`` (Bianconi-Barabasi): skill x total degree.
+    - ``fitness`` (Bianconi-Barabasi): skill x total degree;
+    - ``homophilic_preferential`` (PAH, Karimi et al. 2018): h_ab x total degree, where h_ab is
+      ``population.homophily`` for a member of the newcomer's own group and 1 - h for the other group
+      (see :func:`_homophilic_attach_kernel`).
 
     Newcomers of one step attach one after another, in ``join_order``, and see each other's follows (the
     newcomer's own degree becomes m), so k arrivals in a step are the same process as one arrival in each of
@@ -87,6 +91,12 @@ def attach(state: State, params: Params, joiners: np.ndarray, rng: np.random.Gen
         return
     joiners = joiners[np.argsort(state.join_order[joiners], kind="stable")]  # attach in join order
     member = state.is_member
+    if a.attachment == "homophilic_preferential":
+        src, dst = _homophilic_attach_kernel(int(rng.integers(2**62)), joiners, (g.in_deg + g.out_deg).astype(np.float64),
+                                             member, state.pop.group, params.population.homophily,
+                                             int(a.attachment_links))
+        g.add(src, dst, state.step, cap=params.platform.follow_cap, origin=CLASSIC)
+        return
     if a.attachment == "uniform":
         fitness = np.ones(state.n)
         weight = member.astype(np.float64)
@@ -95,7 +105,7 @@ def attach(state: State, params: Params, joiners: np.ndarray, rng: np.random.Gen
         weight = np.where(member, (g.in_deg + g.out_deg) * fitness, 0.0)
     src, dst = _attach_kernel(int(rng.integers(2**62)), joiners, weight, member, fitness,
                               int(a.attachment_links), a.attachment != "uniform")
-    g.add(src, dst, state.step, cap=params.platform.follow_cap)
+    g.add(src, dst, state.step, cap=params.platform.follow_cap, origin=CLASSIC)
 
 
 @njit(cache=True)
@@ -229,4 +239,58 @@ def _attach_kernel(seed, joiners, weight, member, fitness, m, grow):
             _degree_weights(weight, fitness, src, dst, k)
             tree, positive = _weighted_tree(weight)
             uniform_fallback = False
+    return src[:k], dst[:k]
+
+
+@njit(cache=True)
+def _homophilic_attach_kernel(seed, joiners, degree, member, group, h, m):
+    """Follows (src, dst) made by the joiners in turn under homophilic preferential attachment (PAH).
+
+    Each newcomer j draws m distinct members b != j one after another, each with chance proportional to
+    h_{g(j) g(b)} x degree(b) among those not yet drawn (h_ab = h within a group, 1 - h across); when no member
+    has a positive weight, with chance proportional to h_ab alone. Degrees (followers + followees) grow as the
+    follows are made, so later newcomers see earlier ones'. A linear scan per draw: O(members) per link, meant
+    for the reduction check's sizes.
+    """
+    np.random.seed(seed)
+    n = degree.shape[0]
+    src = np.empty(joiners.shape[0] * m, np.int64)
+    dst = np.empty(joiners.shape[0] * m, np.int64)
+    w = np.zeros(n)
+    k = 0
+    for jj in range(joiners.shape[0]):
+        j = joiners[jj]
+        total = 0.0
+        for b in range(n):
+            w[b] = 0.0
+            if member[b] and b != j:
+                w[b] = (h if group[b] == group[j] else 1.0 - h) * degree[b]
+                total += w[b]
+        if total <= 0:
+            for b in range(n):
+                if member[b] and b != j:
+                    w[b] = h if group[b] == group[j] else 1.0 - h
+                    total += w[b]
+        made = 0
+        for t in range(m):
+            if total <= 0:
+                break
+            u = np.random.random() * total
+            pick = -1
+            acc = 0.0
+            for b in range(n):
+                if w[b] > 0:
+                    acc += w[b]
+                    pick = b
+                    if acc > u:
+                        break
+            total -= w[pick]
+            w[pick] = 0.0
+            src[k] = j
+            dst[k] = pick
+            k += 1
+            made += 1
+        for q in range(k - made, k):
+            degree[dst[q]] += 1.0
+        degree[j] += made
     return src[:k], dst[:k]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import rules
+from ..graph import MEETUP
 from ..params import Params
 from ..state import ACTIVE, State
 from .follow import follow
@@ -42,7 +43,7 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     if a.size == 0:
         return
     # meeting in person: follows both ways, an offline tie, and closeness on both sides
-    follow(state, params, np.concatenate([a, b]), np.concatenate([b, a]), rng, met=True)
+    follow(state, params, np.concatenate([a, b]), np.concatenate([b, a]), rng, met=True, origin=MEETUP)
     edges = g.find(np.concatenate([a, b]), np.concatenate([b, a]))
     np.add.at(g.closeness, edges[edges >= 0], params.intimacy.closeness_gain_meeting)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import rules
+from ..graph import SUGGESTED
 from ..params import BASE_RECOMMENDERS, Params
 from ..state import ACTIVE, State
 
@@ -55,7 +56,8 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     b, pop = params.behaviour, state.pop
     # a suggestion is judged on what the account is like: its author's skill stands in for appeal
     state.expose(reader, candidate, rules.follow_probability(pop.skill[candidate], pop.reach[candidate],
-                                                             b.follow_base, b.follow_slope, b.prominence))
+                                                             b.follow_base, b.follow_slope, b.prominence),
+                 SUGGESTED)
 
 
 def _uniform(pool: np.ndarray, size: int, rng) -> np.ndarray:
