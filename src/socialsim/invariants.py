@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .graph import ORIGINS
 from .metrics import METRICS
 from .state import ACTIVE, LEFT, OUTSIDE
 
@@ -26,6 +27,10 @@ def check(model) -> None:
     mutual = np.isin(dst * g.n + src, keys)
     assert np.array_equal(np.bincount(src[mutual], minlength=g.n), g.mutual), "mutual ties disagree with edges"
     assert g.mutual_pairs * 2 == mutual.sum(), "mutual pair count"
+    contact = g.contact[idx]
+    assert np.array_equal(np.bincount(src[mutual & ~contact], minlength=g.n), g.new_mutual), \
+        "new mutual ties disagree with edges"
+    assert np.all((g.origin[idx] >= 0) & (g.origin[idx] < len(ORIGINS))), "a follow with no known origin"
     met = g.met[idx]
     assert np.array_equal(np.bincount(src[met], minlength=g.n), g.offline), "offline ties disagree with edges"
     local = g.town[src] == g.town[dst]

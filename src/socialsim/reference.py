@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics, population, rules
+from .graph import CLASSIC, CONTENT, FOLLOW_BACK, MEETUP, OFFLINE, ORIGINS, SUGGESTED
 from .params import Params
 from .phases.meet import VENUE
 from .phases.recommend import mixture_weights
@@ -41,15 +42,16 @@ from .state import ACTIVE, LEFT, OUTSIDE, QUIET, StepCounts
 
 
 class Tie:
-    """One follow, held by the follower."""
+    """One follow, held by the follower; ``origin`` is how it began (a code of ``socialsim.graph.ORIGINS``)."""
 
-    __slots__ = ("since", "familiarity", "closeness", "met")
+    __slots__ = ("since", "familiarity", "closeness", "met", "origin")
 
-    def __init__(self, since: int, met: bool = False):
+    def __init__(self, since: int, met: bool = False, origin: int = CLASSIC):
         self.since = since
         self.familiarity = 0.0
         self.closeness = 0.0
         self.met = met
+        self.origin = origin
 
 
 class Person(mesa.Agent):
@@ -65,7 +67,10 @@ class Person(mesa.Agent):
         self.activity = float(pop.activity[index])
         self.town = int(pop.town[index])
         self.contacts = pop.contacts_of(index).tolist()
+        self.contact_set = set(self.contacts)
         self.skill_quartile = int(pop.skill_quartile[index])
+        self.shyness_quartile = int(pop.shyness_quartile[index])
+        self.group = int(pop.group[index])
         self.elite = False
         self.status = OUTSIDE
         self.joined_step = self.join_order = self.left_step = self.quiet_since = self.last_post = -1
@@ -73,7 +78,7 @@ class Person(mesa.Agent):
         self.impressions = self.nonfollower_impressions = self.engagements = self.followers_at_exit = 0
         self.following: dict[int, Tie] = {}
         self.followers: set[int] = set()
-        self.exposures: list[tuple[int, float]] = []  # (author, probability): chances to follow this step
+        self.exposures: list[tuple[int, float, int]] = []  # (author, probability, origin): chances to follow
         self.online = self.posted = False
         self.appeal = 0.0
         self.reshares: list[tuple[int, float, int]] = []  # (author, appeal, step posted) reshared this step
@@ -160,7 +165,7 @@ class Person(mesa.Agent):
             self.reshares.append((author.index, appeal, born))
         if tie is None:
             self.exposures.append((author.index, rules.follow_probability(
-                appeal, author.reach, b.follow_base, b.follow_slope, b.prominence)))
+                appeal, author.reach, b.follow_base, b.follow_slope, b.prominence), CONTENT))
 
     # --- recommend -----------------------------------------------------------
     def recommend(self) -> None:
@@ -178,7 +183,7 @@ class Person(mesa.Agent):
             cand = model.people[c]
             # a suggestion is judged on what the account is like: its author's skill stands in for appeal
             self.exposures.append((c, rules.follow_probability(cand.skill, cand.reach, b.follow_base,
-                                                               b.follow_slope, b.prominence)))
+                                                               b.follow_slope, b.prominence), SUGGESTED))
 
     # --- follow --------------------------------------------------------------
     def follow(self) -> None:
@@ -186,14 +191,20 @@ class Person(mesa.Agent):
         exposures, self.exposures = self.exposures, []
         if self.status != ACTIVE:
             return
-        model, b = self.model, self.model.params.behaviour
-        for author, prob in exposures:
+        model, b, pop = self.model, self.model.params.behaviour, self.model.params.population
+        for author, prob, origin in exposures:
             other = model.people[author]
-            if model.random.random() < prob and other.is_member and model.add_follow(self, other):
+            if pop.minority_share > 0 and origin != OFFLINE:
+                # homophily acts in choices about people met on the platform (offline contacts: in the network)
+                prob = float(rules.homophilic_follow_probability(prob, self.group == other.group, pop.homophily))
+            if model.random.random() < prob and other.is_member and model.add_follow(self, other, origin=origin):
                 p_back = rules.follow_back_probability(len(other.followers), other.shyness, b.follow_back_prob,
                                                        b.follow_back_scale)
+                if pop.minority_share > 0:
+                    p_back = float(rules.homophilic_follow_probability(p_back, self.group == other.group,
+                                                                       pop.homophily))
                 if other.status == ACTIVE and model.random.random() < p_back:
-                    model.add_follow(other, self)
+                    model.add_follow(other, self, origin=FOLLOW_BACK)
 
     def unfollow_silent(self) -> None:
         """Online members drop followees who have not posted for a while (offline friends are kept)."""
@@ -293,8 +304,9 @@ class ReferenceModel(mesa.Model):
         self.counts = StepCounts()
 
     # --- follows -------------------------------------------------------------
-    def add_follow(self, a: Person, b: Person, met: bool = False) -> bool:
-        """a follows b unless it is oneself, already so, or a is at the follow cap. True if added."""
+    def add_follow(self, a: Person, b: Person, met: bool = False, origin: int = CLASSIC) -> bool:
+        """a follows b unless it is oneself, already so, or a is at the follow cap. True if added; an existing
+        follow keeps its origin."""
         if a is b:
             return False
         tie = a.following.get(b.index)
@@ -304,7 +316,7 @@ class ReferenceModel(mesa.Model):
             return False
         if len(a.following) >= rules.follow_allowance(len(a.followers), self.params.platform.follow_cap):
             return False  # Twitter's 2009 follow cap
-        a.following[b.index] = Tie(self.steps, met)
+        a.following[b.index] = Tie(self.steps, met, origin)
         b.followers.add(a.index)
         return True
 
@@ -335,13 +347,14 @@ class ReferenceModel(mesa.Model):
             for c in person.contacts:
                 friend = self.people[c]
                 if friend.is_member:
-                    person.exposures.append((c, prob))
-                    friend.exposures.append((person.index, prob))
+                    person.exposures.append((c, prob, OFFLINE))
+                    friend.exposures.append((person.index, prob, OFFLINE))
 
     def _attach(self, joiners: list[Person], attachment: str) -> None:
         """Classic attachment: each newcomer in turn follows m distinct members drawn with weight 1 (uniform),
-        total degree (preferential) or skill x total degree (fitness); uniformly if no one has a degree yet."""
-        a = self.params.adoption
+        total degree (preferential), skill x total degree (fitness) or h_ab x total degree
+        (homophilic_preferential); uniformly (times h_ab) if no one has a degree yet."""
+        a, h = self.params.adoption, self.params.population.homophily
         pool = [x for x in self.people if x.is_member]
         for person in joiners:
             others = [x for x in pool if x is not person]
@@ -351,12 +364,17 @@ class ReferenceModel(mesa.Model):
                 weights = [len(x.followers) + len(x.following) for x in others]
                 if attachment == "fitness":
                     weights = [w * x.skill for w, x in zip(weights, others)]
+                if attachment == "homophilic_preferential":
+                    h_ab = [float(rules.homophily_weight(x.group == person.group, h)) for x in others]
+                    weights = [w * hw for w, hw in zip(weights, h_ab)]
+                    if sum(weights) <= 0:
+                        weights = h_ab
                 if sum(weights) <= 0:
                     weights = None
             targets = (self.random.sample(others, m) if weights is None
                        else _weighted_sample(self.random, others, weights, m))
             for target in targets:
-                self.add_follow(person, target)
+                self.add_follow(person, target, origin=CLASSIC)
 
     # --- recommend -----------------------------------------------------------
     def _prepare_suggestions(self) -> None:
@@ -415,7 +433,7 @@ class ReferenceModel(mesa.Model):
             for a, b in self._meet(groups[t]):
                 # meeting in person: follows both ways, an offline tie, and closeness on both sides
                 for x, y in ((a, b), (b, a)):
-                    self.add_follow(x, y, met=True)
+                    self.add_follow(x, y, met=True, origin=MEETUP)
                     if y.index in x.following:
                         x.following[y.index].closeness += self.params.intimacy.closeness_gain_meeting
 
@@ -522,7 +540,54 @@ class ReferenceModel(mesa.Model):
             "meetups": c.meetups,
             "attendees": c.attendees,
         }
+        out.update(self._new_tie_metrics(members))
         return {name: float(out[name]) for name in metrics.METRIC_NAMES}
+
+    def new_ties(self, x: Person) -> tuple[int, int]:
+        """(new mutual ties, new close ties) of x: with people outside x's offline contacts."""
+        people, threshold = self.people, self.params.intimacy.close_threshold
+        mutual = close = 0
+        for f, tie in x.following.items():
+            if f in x.contact_set:
+                continue
+            mutual += x.index in people[f].following
+            close += tie.closeness >= threshold
+        return mutual, close
+
+    def _new_tie_metrics(self, members: list[Person]) -> dict[str, float]:
+        """New ties by skill and shyness quartile, and the group metrics (see ``socialsim.metrics.METRICS``)."""
+        people = self.people
+        new = {x.index: self.new_ties(x) for x in members}
+        out: dict[str, float] = {}
+
+        def share(xs: list[bool]) -> float:
+            return float(np.mean(xs)) if xs else 0.0
+
+        out["low_skill_new_tie_share"] = share([new[x.index][0] > 0 for x in members if x.skill_quartile == 0])
+        out["shy_new_tie_share"] = share([new[x.index][0] > 0 for x in members if x.shyness_quartile == 3])
+        for trait in ("skill", "shyness"):
+            for q in range(4):
+                group = [new[x.index][1] for x in members if getattr(x, f"{trait}_quartile") == q]
+                out[f"new_close_ties_{trait}_q{q + 1}"] = float(np.mean(group)) if group else 0.0
+        for name, g in (("minority", 1), ("majority", 0)):
+            group = [x for x in members if x.group == g]
+            out[f"{name}_connected_share"] = share([any(x.index in people[f].following for f in x.following)
+                                                    for x in group])
+            out[f"{name}_new_tie_share"] = share([new[x.index][0] > 0 for x in group])
+        minority = sum(x.group for x in members)
+        out["minority_visibility"] = 0.0
+        k = min(self.params.metrics.top_k, len(members))
+        if k and minority:
+            top = sorted(members, key=lambda x: -len(x.followers))[:k]
+            out["minority_visibility"] = (sum(x.group for x in top) / k) / (minority / len(members))
+        return out
+
+    def tie_origin(self, x: Person, f: int) -> int:
+        """The origin of the mutual tie of x and f: the earlier follow's, the first in ORIGINS on the same step."""
+        mine, theirs = x.following[f], self.people[f].following[x.index]
+        if mine.since != theirs.since:
+            return mine.origin if mine.since < theirs.since else theirs.origin
+        return min(mine.origin, theirs.origin)
 
     def _turnover(self, members: list[Person]) -> float:
         """Share of today's top-k by followers (ties: lower index first) not in the top-k ``turnover_lag`` steps ago."""
@@ -551,16 +616,22 @@ class ReferenceModel(mesa.Model):
             if x.joined_step < 0:
                 continue
             mutual = sum(1 for f in x.following if x.index in self.people[f].following)
+            by_origin = [0] * len(ORIGINS)
+            for f in x.following:
+                if x.index in self.people[f].following:
+                    by_origin[self.tie_origin(x, f)] += 1
             rows.append((x.index, x.skill, x.reach, x.shyness, x.activity, x.town, x.joined_step, x.left_step,
                          len(x.followers), len(x.following), mutual, sum(t.met for t in x.following.values()),
                          x.impressions, sum(t.familiarity for t in x.following.values()),
                          sum(t.closeness for t in x.following.values()), x.join_order, x.engagements,
-                         x.nonfollower_impressions, x.followers_at_exit))
+                         x.nonfollower_impressions, x.followers_at_exit, x.group, *by_origin, *self.new_ties(x)))
         return pd.DataFrame(rows, columns=list(metrics.MEMBER_COLUMNS))
 
     def follows_frame(self) -> pd.DataFrame:
-        rows = [(x.index, f, tie.since) for x in self.people for f, tie in x.following.items()]
-        return pd.DataFrame(rows, columns=list(metrics.FOLLOW_COLUMNS))
+        rows = [(x.index, f, tie.since, tie.origin) for x in self.people for f, tie in x.following.items()]
+        df = pd.DataFrame(rows, columns=list(metrics.FOLLOW_COLUMNS))
+        df["origin"] = metrics.origin_categorical(df["origin"].to_numpy())
+        return df
 
 
 def _weighted_sample(rnd, items: list, weights: list[float], k: int) -> list:
