@@ -17,7 +17,7 @@ from scipy import stats
 from socialsim import validation as v
 from socialsim.phases.join import _attach_kernel
 
-PRESETS = ("barabasi_albert", "erdos_renyi", "bianconi_barabasi", "twitter2009")
+PRESETS = ("barabasi_albert", "erdos_renyi", "bianconi_barabasi", "homophilic_preferential", "twitter2009")
 
 # growth presets (BA, BB): size, newcomers per step (see classic_overrides: same process, fewer steps), seeds
 GROWTH_SIZE, GROWTH_ARRIVALS, GROWTH_SEEDS = 10_000, 50, (0, 1, 2, 3)
@@ -48,7 +48,8 @@ def test_preset_composes(name):
         assert p.behaviour.unfollow_prob > 0 and p.platform.recommender != "none" and p.behaviour.post_prob > 0
         return
     assert p.adoption.attachment == {"barabasi_albert": "preferential", "erdos_renyi": "uniform",
-                                     "bianconi_barabasi": "fitness"}[name]
+                                     "bianconi_barabasi": "fitness",
+                                     "homophilic_preferential": "homophilic_preferential"}[name]
     # everything else off
     assert p.behaviour.post_prob == 0 and not p.platform.reshares and p.platform.recommender == "none"
     assert p.meetups.rate == 0 and p.leaving.quiet_rate == 0 and p.leaving.elite_exit_rate == 0
@@ -206,3 +207,38 @@ def test_twitter2009_matches_kwak_2010_within_tolerance():
     for key, tol in TWITTER_TOL.items():
         mean = float(np.mean([r[key] for r in runs]))
         assert abs(mean - v.KWAK2010[key]) <= tol, (key, mean, [r[key] for r in runs])
+
+
+# --- homophilic preferential attachment (Karimi et al. 2018) ------------------------------------------------
+PAH_SIZE, PAH_ARRIVALS, PAH_SEEDS = 1000, 20, range(8)
+
+
+@lru_cache(maxsize=None)
+def pah_visibility(h: float) -> tuple[float, ...]:
+    """The minority's visibility among the top 10% by degree, f = 0.2, m = 2, one value per seed."""
+    return tuple(v.minority_visibility(v.run(v.scenario_params("homophilic_preferential", {
+        **v.classic_overrides(PAH_SIZE, PAH_ARRIVALS, seed_members=3), "population.homophily": h,
+        "seed": seed})).members) for seed in PAH_SEEDS)
+
+
+@pytest.mark.slow
+def test_homophilic_preferential_attachment_reproduces_karimi_2018():
+    """Under heterophily (h = 0.2) the minority is over-represented among the best connected, under homophily
+    (h = 0.8) under-represented: the 99% t-interval over seeds lies wholly above / below 1. Without homophily
+    (h = 0.5) it is not: the same interval holds 1, so the test fails if the groups' h_ab is ignored."""
+    hetero, neutral, homo = (v.interval(pah_visibility(h), level=0.99) for h in (0.2, 0.5, 0.8))
+    assert hetero.lo > 1.0, hetero
+    assert homo.hi < 1.0, homo
+    assert neutral.lo < 1.0 < neutral.hi, neutral
+
+
+def test_homophilic_attachment_links_by_group():
+    """h = 1: newcomers link only within their group; h = 0: only across (the seed's uniform wiring aside)."""
+    for h, same in ((1.0, True), (0.0, False)):
+        out = v.run(v.scenario_params("homophilic_preferential", {
+            **v.classic_overrides(300, 10, seed_members=3), "population.homophily": h,
+            "population.minority_share": 0.5, "seed": 1}))
+        group = out.members.set_index("member_id")["group"]
+        ff = out.follows[out.follows["since_step"] > 0]
+        within = group[ff["follower"]].to_numpy() == group[ff["followee"]].to_numpy()
+        assert within.all() if same else not within.any()

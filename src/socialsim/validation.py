@@ -12,6 +12,8 @@ targets, their sources and the model's values.
 - :func:`powerlaw_vs_exponential`: likelihood-ratio test of a power-law tail against an exponential one.
 - :func:`binomial_gof`: chi-square goodness of fit of a degree histogram to a binomial.
 - :func:`overtaking`: do fitter latecomers overtake earlier members (Bianconi-Barabasi) or not (BA)?
+- :func:`minority_visibility`: the minority's share of the best-connected divided by its share of members
+  (Karimi et al. 2018's reduction check of homophilic preferential attachment).
 - :func:`interval`: mean and t-interval of a statistic over seeds.
 """
 
@@ -91,6 +93,17 @@ def run(params: Params) -> RunOutput:
     model = PlatformModel(params)
     model.run()
     return RunOutput(model.member_frame(), model.follows_frame(), model.timeseries())
+
+
+def minority_visibility(members: pd.DataFrame, top_share: float = 0.1) -> float:
+    """The minority's share of the top ``top_share`` of current members by total degree (followers + followees,
+    ties broken by member order) divided by its share of current members: > 1 over-represented, < 1 under."""
+    m = current(members)
+    degree = (m["followers"] + m["followees"]).to_numpy()
+    minority = (m["group"] == 1).to_numpy()
+    k = max(1, int(round(top_share * len(m))))
+    top = np.argsort(-degree, kind="stable")[:k]
+    return float(minority[top].mean() / minority.mean()) if minority.any() else float("nan")
 
 
 def current(members: pd.DataFrame) -> pd.DataFrame:
