@@ -21,8 +21,10 @@ def test_app_model_defaults_are_the_cli_defaults_except_size():
 
 def test_controls_map_to_parameters_and_match_the_constructor():
     m = app.AppModel(size=120, openness=0.3, recommender="local", timeline="engagement", reshares=False,
-                     meetup_rate=0.1, elite_early_adoption=2.0, elite_exit_rate=0.02, seed="7")
+                     meetup_rate=0.1, elite_early_adoption=2.0, elite_exit_rate=0.02, minority_share=0.3,
+                     homophily=0.8, seed="7")
     p = m.params
+    assert (p.population.minority_share, p.population.homophily) == (0.3, 0.8)
     assert (p.population.size, p.platform.openness, p.platform.recommender, p.platform.timeline) == (
         120, 0.3, "local", "engagement")
     assert (p.platform.reshares, p.meetups.rate, p.adoption.elite_early_adoption, p.leaving.elite_exit_rate,
@@ -134,3 +136,21 @@ def test_served_page_has_the_project_title_and_the_server_logs_no_warning(tmp_pa
     assert title == PAGE_TITLE
     log = log_path.read_text()
     assert "warn" not in log.lower() and "samesite" not in log.lower(), log
+
+
+def test_network_coloured_by_tie_origin_shows_each_follow_in_its_origin_colour():
+    m = app.AppModel(size=150, seed=3, minority_share=0.3, meetup_rate=0.2)
+    m.run(40)
+    fig = app.draw_network(m, "tie origin")
+    ax = fig.axes[0]
+    nodes, _ = m.view.sample()
+    src, dst, met, origin = m.view.edges_with_origin(nodes)
+    drawn = ax.collections[0].get_colors()  # one RGBA per follow, in edge order
+    from matplotlib.colors import to_rgba
+
+    expected = np.array([to_rgba(app.ORIGIN_COLOURS[o], 0.7) for o in origin])
+    assert len(set(origin.tolist())) >= 3 and np.allclose(drawn, expected)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert {"offline", "suggested", "follow-back", "minority"} <= set(legend)
+    for colour_by in app.COLOUR_BY:
+        app.draw_network(m, colour_by)

@@ -5,10 +5,12 @@ Start it with ``python -m socialsim.viz`` (or ``solara run src/socialsim/app.py`
 The page is a Mesa 3.5 ``SolaraViz``:
 
 * the sidebar holds Step / Play / Reset and the main levers (population size, openness, recommender, timeline
-  ordering, reshares, meetup rate, elite early adoption, elite exit, seed); lever changes apply on Reset;
-* the follow network: nodes coloured by skill quartile or town, sized by followers, offline ties (people who met)
-  thick and red, online follows thin and grey; beyond ``NETWORK_MAX_NODES`` members it shows the top accounts by
-  followers plus a stable random sample of the rest;
+  ordering, reshares, meetup rate, elite early adoption, elite exit, minority share and homophily, seed); lever
+  changes apply on Reset;
+* the follow network: nodes coloured by skill quartile, town or group, sized by followers, offline ties (people
+  who met) thick and red, online follows thin and grey; or follows coloured by how they began (tie origin:
+  offline, meetup, suggested, content, follow-back, classic); beyond ``NETWORK_MAX_NODES`` members it shows the
+  top accounts by followers plus a stable random sample of the rest;
 * line plots of the headline metrics, read from the model's own ``datacollector`` (nothing is recomputed here);
 * followers by skill quartile (a box plot) and a panel with the latest metric values.
 
@@ -37,6 +39,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 from mesa.visualization import Slider, SolaraViz
 from mesa.visualization.utils import update_counter
 
+from socialsim.graph import ORIGINS
 from socialsim.model import PlatformModel
 from socialsim.params import RECOMMENDERS, TIMELINES, Params
 
@@ -52,6 +55,10 @@ QUARTILE_COLOURS = ("#440154", "#31688e", "#35b779", "#fde725")  # viridis, bott
 QUARTILE_LABELS = ("skill Q1 (lowest)", "skill Q2", "skill Q3", "skill Q4 (highest)")
 ONLINE_EDGE = "#9a9a9a"
 OFFLINE_EDGE = "#d62728"
+# follows coloured by origin (in the order of socialsim.graph.ORIGINS)
+ORIGIN_COLOURS = ("#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd", "#7f7f7f")
+GROUP_COLOURS = ("#4c72b0", "#dd8452")  # majority, minority
+COLOUR_BY = ("skill quartile", "town", "group", "tie origin")
 
 # headline metrics, drawn in panels: (title, metrics)
 METRIC_PANELS = (
@@ -81,6 +88,8 @@ class AppModel(PlatformModel):
         meetup_rate: float = DEFAULTS.meetups.rate,
         elite_early_adoption: float = DEFAULTS.adoption.elite_early_adoption,
         elite_exit_rate: float = DEFAULTS.leaving.elite_exit_rate,
+        minority_share: float = DEFAULTS.population.minority_share,
+        homophily: float = DEFAULTS.population.homophily,
         seed: int | str = DEFAULTS.seed,
         steps: int = DEFAULTS.run.steps,
     ):
@@ -94,6 +103,8 @@ class AppModel(PlatformModel):
             meetups__rate=float(meetup_rate),
             adoption__elite_early_adoption=float(elite_early_adoption),
             leaving__elite_exit_rate=float(elite_exit_rate),
+            population__minority_share=float(minority_share),
+            population__homophily=float(homophily),
             seed=seed,
             run__steps=int(steps),
         )
@@ -151,13 +162,19 @@ class NetworkView:
 
     def edges(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(follower, followee, met) of the live follows among ``nodes``."""
+        src, dst, met, _ = self.edges_with_origin(nodes)
+        return src, dst, met
+
+    def edges_with_origin(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(follower, followee, met, origin code) of the live follows among ``nodes``."""
         g = self.model.state.graph
         slots = g.alive_index()
         src, dst = g.src[slots], g.dst[slots]
         shown = np.zeros(self.model.state.pop.size, bool)
         shown[nodes] = True
         keep = shown[src] & shown[dst]
-        return src[keep].astype(np.int64), dst[keep].astype(np.int64), g.met[slots][keep].astype(bool)
+        return (src[keep].astype(np.int64), dst[keep].astype(np.int64), g.met[slots][keep].astype(bool),
+                g.origin[slots][keep].astype(np.int64))
 
     def layout(self, nodes: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """Positions (len(nodes), 2): cached ones stay; new nodes start near their placed neighbours and relax."""
@@ -225,10 +242,13 @@ def _relax_new(nodes, new, pos, src, dst, k=LAYOUT_K, iterations=LAYOUT_ITERATIO
 
 
 def draw_network(model: AppModel, colour_by: str = "skill quartile") -> Figure:
-    """The follow network (a sample beyond NETWORK_MAX_NODES members) as a matplotlib figure."""
+    """The follow network (a sample beyond NETWORK_MAX_NODES members) as a matplotlib figure.
+
+    ``colour_by`` is one of ``COLOUR_BY``: nodes by skill quartile, town or group (offline ties red), or the
+    follows by their origin (nodes then by group)."""
     view, state = model.view, model.state
     nodes, n_members = view.sample()
-    src, dst, met = view.edges(nodes)
+    src, dst, met, origin = view.edges_with_origin(nodes)
     xy = view.layout(nodes, src, dst)
     index = np.full(state.pop.size, -1, np.int64)
     index[nodes] = np.arange(nodes.size)
@@ -239,13 +259,19 @@ def draw_network(model: AppModel, colour_by: str = "skill quartile") -> Figure:
     if nodes.size:
         xy = _clamp_outliers(xy)
         seg = np.stack([xy[index[src]], xy[index[dst]]], axis=1)
-        ax.add_collection(LineCollection(seg[~met], colors=ONLINE_EDGE, linewidths=0.4, alpha=0.35, zorder=1))
-        ax.add_collection(LineCollection(seg[met], colors=OFFLINE_EDGE, linewidths=1.6, alpha=0.8, zorder=2))
+        if colour_by == "tie origin":
+            ax.add_collection(LineCollection(seg, colors=np.array(ORIGIN_COLOURS)[origin], linewidths=0.8,
+                                             alpha=0.7, zorder=1))
+        else:
+            ax.add_collection(LineCollection(seg[~met], colors=ONLINE_EDGE, linewidths=0.4, alpha=0.35, zorder=1))
+            ax.add_collection(LineCollection(seg[met], colors=OFFLINE_EDGE, linewidths=1.6, alpha=0.8, zorder=2))
         followers = state.graph.in_deg[nodes].astype(float)
         sizes = 6 + 150 * np.sqrt(followers / max(followers.max(), 1.0))
         if colour_by == "town":
             towns = state.pop.town[nodes]
             colours = [_town_colour(t) for t in towns]
+        elif colour_by in ("group", "tie origin"):
+            colours = np.array(GROUP_COLOURS)[state.pop.group[nodes]]
         else:
             colours = np.array(QUARTILE_COLOURS)[state.pop.skill_quartile[nodes]]
         ax.scatter(xy[:, 0], xy[:, 1], s=sizes, c=colours, edgecolors="black", linewidths=0.3, zorder=3)
@@ -255,13 +281,22 @@ def draw_network(model: AppModel, colour_by: str = "skill quartile") -> Figure:
     shown = f"all {n_members} members" if nodes.size == n_members else (
         f"{nodes.size} of {n_members} members: the top {view.top} by followers and a random sample")
     ax.set_title(f"Follow network, step {model.steps}\n{shown}", fontsize=10)
-    handles = [Line2D([], [], color=ONLINE_EDGE, lw=0.8, label="online follow"),
-               Line2D([], [], color=OFFLINE_EDGE, lw=2, label="offline tie (met)")]
-    if colour_by != "town":
+    if colour_by == "tie origin":
+        handles = [Line2D([], [], color=c, lw=2, label=name.replace("_", "-"))
+                   for c, name in zip(ORIGIN_COLOURS, ORIGINS)]
+    else:
+        handles = [Line2D([], [], color=ONLINE_EDGE, lw=0.8, label="online follow"),
+                   Line2D([], [], color=OFFLINE_EDGE, lw=2, label="offline tie (met)")]
+    if colour_by == "skill quartile":
         handles += [Line2D([], [], ls="", marker="o", color=c, markeredgecolor="black", markeredgewidth=0.3, label=lab)
                     for c, lab in zip(QUARTILE_COLOURS, QUARTILE_LABELS)]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, fontsize=8, frameon=False,
-              title="node size: followers; colour: " + ("town" if colour_by == "town" else "skill quartile"),
+    elif colour_by in ("group", "tie origin") and state.pop.group.any():
+        handles += [Line2D([], [], ls="", marker="o", color=c, markeredgecolor="black", markeredgewidth=0.3, label=lab)
+                    for c, lab in zip(GROUP_COLOURS, ("majority", "minority"))]
+    title = {"town": "colour: town", "group": "colour: group", "tie origin": "follow colour: how it began"}.get(
+        colour_by, "colour: skill quartile")
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4 if len(handles) > 6 else 3,
+              fontsize=8, frameon=False, title="node size: followers; " + title,
               title_fontsize=8, borderaxespad=0.2, handletextpad=0.3, columnspacing=1.0)
     return fig
 
@@ -416,8 +451,7 @@ def NetworkPanel(model: AppModel):
     colour_by, set_colour_by = solara.use_state("skill quartile")
     with solara.Column(classes=["socialsim-panel"], gap="0px"):
         solara.Style(_CSS)
-        solara.ToggleButtonsSingle(value=colour_by, values=["skill quartile", "town"], on_value=set_colour_by,
-                                   dense=True)
+        solara.ToggleButtonsSingle(value=colour_by, values=list(COLOUR_BY), on_value=set_colour_by, dense=True)
         _figure_panel("socialsim-network", model, draw_network, colour_by)
 
 
@@ -451,7 +485,8 @@ def SummaryPanel(model: AppModel):
         solara.Text(f"recommender: {p.platform.recommender}; timeline: {p.platform.timeline}; "
                     f"reshares: {'on' if p.platform.reshares else 'off'}; openness: {p.platform.openness:g}; "
                     f"meetup rate: {p.meetups.rate:g}; elite early adoption: {p.adoption.elite_early_adoption:g}; "
-                    f"elite exit rate: {p.leaving.elite_exit_rate:g}; seed: {p.seed}", classes=["socialsim-levers"])
+                    f"elite exit rate: {p.leaving.elite_exit_rate:g}; minority share: {p.population.minority_share:g}; "
+                    f"homophily: {p.population.homophily:g}; seed: {p.seed}", classes=["socialsim-levers"])
         for name in HEADLINE_METRICS:
             solara.Text(f"{name} = {m[name]:.3f}")
 
@@ -483,6 +518,8 @@ model_params = {
     "meetup_rate": _slider("Meetup rate", DEFAULTS.meetups.rate, 0.0, 0.2, 0.005),
     "elite_early_adoption": _slider("Elite early adoption", DEFAULTS.adoption.elite_early_adoption, 0.0, 5.0, 0.1),
     "elite_exit_rate": _slider("Elite exit rate", DEFAULTS.leaving.elite_exit_rate, 0.0, 0.05, 0.001),
+    "minority_share": _slider("Minority share", DEFAULTS.population.minority_share, 0.0, 0.5, 0.05),
+    "homophily": _slider("Homophily", DEFAULTS.population.homophily, 0.0, 1.0, 0.05),
     "seed": {"type": "InputText", "value": str(DEFAULTS.seed), "label": "Seed"},
 }
 
