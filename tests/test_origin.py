@@ -4,6 +4,8 @@ network, the mutual-tie origin follows the documented tie-break, and homophily a
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -205,3 +207,34 @@ def test_same_seed_same_outputs_with_groups():
     pd.testing.assert_frame_equal(a.timeseries(), b.timeseries())
     pd.testing.assert_frame_equal(a.member_frame(), b.member_frame())
     pd.testing.assert_frame_equal(a.follows_frame(), b.follows_frame())
+
+
+def test_compaction_and_checkpoints_keep_origins_and_contact_flags():
+    indptr, contacts = np.array([0, 1, 2, 2, 2]), np.array([1, 0], np.int32)
+    g = FollowGraph(4, np.zeros(4, np.int32), contacts_indptr=indptr, contacts=contacts)
+    g.add([3, 0, 2, 1, 0], [0, 1, 0, 0, 2], step=1, origin=np.array([CONTENT, OFFLINE, MEETUP, FOLLOW_BACK,
+                                                                    SUGGESTED], np.int8))
+    g.remove(g.find([3], [0]))
+
+    def table(graph):
+        idx = graph.alive_index()
+        return sorted(zip(graph.src[idx].tolist(), graph.dst[idx].tolist(), graph.origin[idx].tolist(),
+                          graph.contact[idx].tolist()))
+
+    before, new_mutual = table(g), g.new_mutual.copy()
+    g.compact(force=True)
+    assert table(g) == before and np.array_equal(g.new_mutual, new_mutual)
+    restored = FollowGraph.from_state(4, np.zeros(4, np.int32), g.state(), indptr, contacts)
+    assert table(restored) == before and np.array_equal(restored.new_mutual, new_mutual)
+    assert before == [(0, 1, OFFLINE, True), (0, 2, SUGGESTED, False), (1, 0, FOLLOW_BACK, True),
+                      (2, 0, MEETUP, False)]
+
+
+def test_resumed_run_has_the_same_origins():
+    a = PlatformModel({**BUSY, "seed": 5})
+    a.run(20)
+    b = PlatformModel.from_checkpoint(pickle.loads(pickle.dumps(a.checkpoint())))  # as written to disk
+    a.run(15)
+    b.run(15)
+    pd.testing.assert_frame_equal(a.follows_frame(), b.follows_frame())
+    pd.testing.assert_frame_equal(a.member_frame(), b.member_frame())

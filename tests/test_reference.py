@@ -29,7 +29,9 @@ SIZE, STEPS, SEEDS = 300, 100, range(30)
 #: final values of these metrics (and two totals over the run) are compared
 HEADLINE = ("members", "follows", "reciprocity", "gini_followers", "top10_share_impressions",
             "spearman_skill_followers", "spearman_reach_followers", "low_skill_connected_share",
-            "offline_ties_per_member", "close_ties_per_member", "intimacy_gap", "local_tie_share")
+            "offline_ties_per_member", "close_ties_per_member", "intimacy_gap", "local_tie_share",
+            "low_skill_new_tie_share", "shy_new_tie_share", "new_close_ties_skill_q4", "minority_visibility",
+            "minority_new_tie_share", "majority_new_tie_share")
 TOTALS = ("joined", "attendees")
 COMPARED = HEADLINE + tuple(f"{name}_total" for name in TOTALS)
 FAMILY_ALPHA = 0.01
@@ -45,6 +47,9 @@ CONFIGS = {
                 "platform.timeline": "engagement", "platform.follow_cap": 40, "meetups.rate": 0.2,
                 "meetups.min_members": 10, "intimacy.dunbar": 5, "leaving.quiet_rate": 0.01,
                 "leaving.quiet_steps": 10},
+    # a minority with homophily in contacts and follow choices, and meetups
+    "groups": {"population.minority_share": 0.3, "population.homophily": 0.8, "meetups.rate": 0.2,
+               "meetups.min_members": 10},
 }
 
 
