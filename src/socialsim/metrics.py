@@ -156,32 +156,46 @@ def measure(state: State, params) -> dict[str, float]:
 
 
 def _share(x: np.ndarray) -> float:
-    return float(x.mean()) if x.size else 0.0
+    """Share of True in a boolean array (0 if empty)."""
+    return np.count_nonzero(x) / x.size if x.size else 0.0
 
 
 def _new_ties(state: State, params, members: np.ndarray, low: np.ndarray, shy: np.ndarray) -> dict[str, float]:
-    """New mutual ties (kept up to date by the graph) and new close ties (one pass over the follows)."""
+    """New mutual ties (kept up to date by the graph) and new close ties by quartile (one pass over the follows)."""
     g, pop = state.graph, state.pop
     out = {"low_skill_new_tie_share": _share(g.new_mutual[low] > 0), "shy_new_tie_share": _share(g.new_mutual[shy] > 0)}
-    close = new_close_ties(g, params.intimacy.close_threshold)[members]
-    for trait, quartile in (("skill", pop.skill_quartile), ("shyness", pop.shyness_quartile)):
-        q = quartile[members]
-        size = np.bincount(q, minlength=4)
-        ties = np.bincount(q, weights=close, minlength=4)
+    ties = _new_close_by_quartile(g.src, g.closeness, g.contact, g.alive, g.used, params.intimacy.close_threshold,
+                                  pop.skill_quartile, pop.shyness_quartile)
+    for row, (trait, quartile) in enumerate((("skill", pop.skill_quartile), ("shyness", pop.shyness_quartile))):
+        size = np.bincount(quartile[members], minlength=4)
         for i in range(4):
-            out[f"new_close_ties_{trait}_q{i + 1}"] = ties[i] / size[i] if size[i] else 0.0
+            out[f"new_close_ties_{trait}_q{i + 1}"] = ties[row, i] / size[i] if size[i] else 0.0
+    return out
+
+
+@njit(cache=True)
+def _new_close_by_quartile(src, closeness, contact, alive, used, threshold, skill_quartile, shyness_quartile):
+    """New close ties (live follows only, so of members) summed by the follower's skill and shyness quartile."""
+    out = np.zeros((2, 4))
+    for e in range(used):
+        if alive[e] and not contact[e] and closeness[e] >= threshold:
+            out[0, skill_quartile[src[e]]] += 1.0
+            out[1, shyness_quartile[src[e]]] += 1.0
     return out
 
 
 def _groups(state: State, params, members: np.ndarray, followers: np.ndarray) -> dict[str, float]:
     """Minority visibility among the top-k by followers and, per group, the shares with (new) mutual ties."""
     g, group = state.graph, state.pop.group
+    connected, new = g.mutual[members] > 0, g.new_mutual[members] > 0
+    out = {"minority_connected_share": 0.0, "minority_new_tie_share": 0.0, "minority_visibility": 0.0,
+           "majority_connected_share": _share(connected), "majority_new_tie_share": _share(new)}
+    if params.population.minority_share == 0:
+        return out  # no groups: everyone is in the majority
     minority = group[members] == 1
-    out = {}
     for name, sel in (("minority", minority), ("majority", ~minority)):
-        out[f"{name}_connected_share"] = _share(g.mutual[members[sel]] > 0)
-        out[f"{name}_new_tie_share"] = _share(g.new_mutual[members[sel]] > 0)
-    out["minority_visibility"] = 0.0
+        out[f"{name}_connected_share"] = _share(connected[sel])
+        out[f"{name}_new_tie_share"] = _share(new[sel])
     k = min(params.metrics.top_k, members.size)
     if k and minority.any():
         top = np.argpartition(-followers, k - 1)[:k]
