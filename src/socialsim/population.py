@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from scipy import special, stats
 
+from . import rules
 from .params import ParameterError, PopulationParams
 
 #: populations from this size on show their build stages on stderr (building 1e6 people takes seconds)
@@ -354,7 +355,8 @@ def _draw_homophilic(block: np.ndarray, weight: np.ndarray, own: np.ndarray, blo
     starts = np.searchsorted(block[order], np.arange(blocks + 1))
     total = tcum[starts[1:]] - tcum[starts[:-1]]  # weight of each block
     other = own ^ 1
-    same_w, other_w = h * total[own], (1.0 - h) * total[other]
+    same_w = rules.homophily_weight(True, h) * total[own]
+    other_w = rules.homophily_weight(False, h) * total[other]
     denom = same_w + other_w
     pick_same = rng.random(own.size) * np.where(denom > 0, denom, 1.0) < same_w
     pick_same |= denom <= 0  # nobody to weigh: stay in one's own block (a self-pair, dropped later)

@@ -92,9 +92,10 @@ def attach(state: State, params: Params, joiners: np.ndarray, rng: np.random.Gen
     joiners = joiners[np.argsort(state.join_order[joiners], kind="stable")]  # attach in join order
     member = state.is_member
     if a.attachment == "homophilic_preferential":
+        groups = np.arange(2)
+        h_ab = rules.homophily_weight(groups[:, None] == groups[None, :], params.population.homophily)
         src, dst = _homophilic_attach_kernel(int(rng.integers(2**62)), joiners, (g.in_deg + g.out_deg).astype(np.float64),
-                                             member, state.pop.group, params.population.homophily,
-                                             int(a.attachment_links))
+                                             member, state.pop.group, h_ab, int(a.attachment_links))
         g.add(src, dst, state.step, cap=params.platform.follow_cap, origin=CLASSIC)
         return
     if a.attachment == "uniform":
@@ -243,11 +244,12 @@ def _attach_kernel(seed, joiners, weight, member, fitness, m, grow):
 
 
 @njit(cache=True)
-def _homophilic_attach_kernel(seed, joiners, degree, member, group, h, m):
+def _homophilic_attach_kernel(seed, joiners, degree, member, group, h_ab, m):
     """Follows (src, dst) made by the joiners in turn under homophilic preferential attachment (PAH).
 
     Each newcomer j draws m distinct members b != j one after another, each with chance proportional to
-    h_{g(j) g(b)} x degree(b) among those not yet drawn (h_ab = h within a group, 1 - h across); when no member
+    h_ab[g(j), g(b)] x degree(b) among those not yet drawn (``h_ab`` from :func:`socialsim.rules.homophily_weight`:
+    h within a group, 1 - h across); when no member
     has a positive weight, with chance proportional to h_ab alone. Degrees (followers + followees) grow as the
     follows are made, so later newcomers see earlier ones'. A linear scan per draw: O(members) per link, meant
     for the reduction check's sizes.
@@ -264,12 +266,12 @@ def _homophilic_attach_kernel(seed, joiners, degree, member, group, h, m):
         for b in range(n):
             w[b] = 0.0
             if member[b] and b != j:
-                w[b] = (h if group[b] == group[j] else 1.0 - h) * degree[b]
+                w[b] = h_ab[group[j], group[b]] * degree[b]
                 total += w[b]
         if total <= 0:
             for b in range(n):
                 if member[b] and b != j:
-                    w[b] = h if group[b] == group[j] else 1.0 - h
+                    w[b] = h_ab[group[j], group[b]]
                     total += w[b]
         made = 0
         for t in range(m):
