@@ -155,6 +155,14 @@ SHARED_RULES = {
     "demoted_closeness": (lambda threshold: 0.0, {"intimacy.dunbar": 1, "intimacy.close_threshold": 0.01,
                                                   "meetups.rate": 1.0, "meetups.min_members": 3, "meetups.meets": 4,
                                                   "population.towns": 2}),
+    # a minority: nobody follows anyone met on the platform
+    "homophilic_follow_probability": (lambda p, same, h: np.zeros_like(np.asarray(p, float)),
+                                      {"population.minority_share": 0.3}),
+    # homophilic preferential attachment turned fully heterophilic
+    "homophily_weight": (lambda same, h: np.where(same, 0.0, 1.0),
+                         {"adoption.attachment": "homophilic_preferential", "adoption.arrivals_per_step": 5,
+                          "adoption.seed_members": 3, "population.minority_share": 0.3,
+                          "population.homophily": 0.9}),
 }
 
 
