@@ -143,7 +143,7 @@ def test_app_in_browser(app_url, page, tmp_path):
     for label in ("Step", "Reset", "▶"):
         assert page.get_by_role("button", name=label).is_visible()
     for control in ("Population size", "Openness", "Recommender", "Timeline ordering", "Reshares", "Meetup rate",
-                    "Elite early adoption", "Elite exit rate", "Seed"):
+                    "Elite early adoption", "Elite exit rate", "Minority share", "Homophily", "Seed"):
         assert page.get_by_text(re.compile(rf"^{control}\b")).count() >= 1, f"no control labelled {control!r}"
     timings["load"] = time.monotonic() - start
 
@@ -178,6 +178,11 @@ def test_app_in_browser(app_url, page, tmp_path):
     timings["reset"] = time.monotonic() - start
     page.get_by_role("button", name="Step").click()
     _wait_for_step(page, 1)
+
+    # the network coloured by tie origin: a new drawing with the origins' legend
+    network_before = page.locator(".socialsim-network img").screenshot()
+    page.get_by_role("button", name="tie origin").click()
+    _wait_for_new_image(page, ".socialsim-network img", network_before)
 
     shot = tmp_path / "app.png"
     page.screenshot(path=str(shot), full_page=True)
