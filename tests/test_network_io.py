@@ -136,7 +136,8 @@ def test_each_format_round_trips_through_networkx(run, tmp_path, fmt):
     elif fmt == "gexf":
         back = nx.read_gexf(path, node_type=int)
     else:
-        back = nx.read_edgelist(path, create_using=nx.DiGraph, nodetype=int, data=[("since_step", int)])
+        back = nx.read_edgelist(path, create_using=nx.DiGraph, nodetype=int,
+                                data=[("since_step", int), ("origin", str)])
         g = g.edge_subgraph(g.edges)  # an edge list has no members without follows, and no node attributes
     _same_graph(g, back, node_attributes=fmt != "edgelist")
 
