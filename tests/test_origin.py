@@ -238,3 +238,15 @@ def test_resumed_run_has_the_same_origins():
     b.run(15)
     pd.testing.assert_frame_equal(a.follows_frame(), b.follows_frame())
     pd.testing.assert_frame_equal(a.member_frame(), b.member_frame())
+
+
+def test_groups_on_a_given_offline_network(tmp_path):
+    """The minority is drawn on a given network too; the network itself is kept as given."""
+    edges = tmp_path / "net.txt"
+    edges.write_text("".join(f"{i} {(i * 7 + 3) % 120}\n{i} {(i + 1) % 120}\n" for i in range(120)))
+    m = PlatformModel({"population.offline_network": str(edges), "population.size": 120,
+                       "population.minority_share": 0.25, "population.homophily": 0.9, "seed": 1}).run(10)
+    plain = PlatformModel({"population.offline_network": str(edges), "population.size": 120, "seed": 1})
+    assert m.state.pop.group.sum() == 30
+    np.testing.assert_array_equal(m.state.pop.contacts, plain.state.pop.contacts)
+    invariants.check(m)
