@@ -75,6 +75,20 @@ def _correlated_normals(rng, n: int, r_reach: float, r_shy: float) -> tuple[np.n
     return z_skill, z_reach, z_shy
 
 
+def draw_traits(p: PopulationParams, n: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """Skill, reach, reach z-score, shyness and activity of ``n`` people.
+
+    A Gaussian copula: correlated normals pushed through the chosen margins (Beta for skill and shyness,
+    log-normal with mean 1 for reach); activity is an independent Beta draw.
+    """
+    z_skill, z_reach, z_shy = _correlated_normals(rng, n, p.skill_reach_correlation, p.skill_shyness_correlation)
+    skill = special.betaincinv(p.skill_alpha, p.skill_beta, stats.norm.cdf(z_skill))
+    shyness = special.betaincinv(p.shyness_alpha, p.shyness_beta, stats.norm.cdf(z_shy))
+    reach = np.exp(p.reach_sigma * z_reach - 0.5 * p.reach_sigma**2)
+    activity = rng.beta(p.activity_alpha, p.activity_beta, n)
+    return skill, reach, z_reach, shyness, activity
+
+
 def _gib(n_bytes: float) -> str:
     return f"{n_bytes / 2**30:,.1f} GiB"
 
@@ -134,12 +148,7 @@ def generate(p: PopulationParams, rng: np.random.Generator) -> Population:
     n = p.size
     stage = _Stages(n, 3)
     try:
-        z_skill, z_reach, z_shy = _correlated_normals(rng, n, p.skill_reach_correlation, p.skill_shyness_correlation)
-        # Gaussian copula: correlated normals pushed through the chosen margins
-        skill = special.betaincinv(p.skill_alpha, p.skill_beta, stats.norm.cdf(z_skill))
-        shyness = special.betaincinv(p.shyness_alpha, p.shyness_beta, stats.norm.cdf(z_shy))
-        reach = np.exp(p.reach_sigma * z_reach - 0.5 * p.reach_sigma**2)
-        activity = rng.beta(p.activity_alpha, p.activity_beta, n)
+        skill, reach, z_reach, shyness, activity = draw_traits(p, n, rng)
         stage("traits")
         town = rng.permutation(np.repeat(np.arange(p.towns), town_sizes(n, p.towns, p.town_size_exponent)))
         group = draw_groups(n, p.minority_share, rng)
@@ -302,11 +311,7 @@ def _from_network(p: PopulationParams, rng: np.random.Generator) -> Population:
                              f"({int(town.max()) + 1}) or be left out; got {p.towns}")
     stage = _Stages(n, 2)
     try:
-        z_skill, z_reach, z_shy = _correlated_normals(rng, n, p.skill_reach_correlation, p.skill_shyness_correlation)
-        skill = special.betaincinv(p.skill_alpha, p.skill_beta, stats.norm.cdf(z_skill))
-        shyness = special.betaincinv(p.shyness_alpha, p.shyness_beta, stats.norm.cdf(z_shy))
-        reach = np.exp(p.reach_sigma * z_reach - 0.5 * p.reach_sigma**2)
-        activity = rng.beta(p.activity_alpha, p.activity_beta, n)
+        skill, reach, z_reach, shyness, activity = draw_traits(p, n, rng)
         degree = np.diff(indptr)
         by_degree = np.lexsort((rng.random(n), degree))  # ties in a random order
         trait = np.empty(n, np.int64)
