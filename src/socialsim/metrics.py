@@ -37,7 +37,8 @@ METRIC_NAMES = tuple(METRICS)
 # per member at the end of a run (members.parquet)
 MEMBER_COLUMNS = ("member_id", "skill", "reach", "shyness", "activity", "town", "joined_step", "left_step",
                   "followers", "followees", "mutual_ties", "offline_ties", "impressions", "familiarity",
-                  "closeness", "join_order", "engagements", "nonfollower_impressions", "followers_at_exit")
+                  "closeness", "join_order", "engagements", "nonfollower_impressions", "followers_at_exit",
+                  "posts", "replies_sent", "online_months")
 FOLLOW_COLUMNS = ("follower", "followee", "since_step")
 
 SAMPLE = 20_000  # rank correlations use at most this many members (a seeded sample beyond it)
@@ -231,5 +232,6 @@ def member_table(state: State) -> dict[str, np.ndarray]:
         "impressions": state.impressions, "familiarity": familiarity, "closeness": closeness,
         "join_order": state.join_order, "engagements": state.engagements,
         "nonfollower_impressions": state.nonfollower_impressions, "followers_at_exit": state.followers_at_exit,
+        "posts": state.posts, "replies_sent": state.replies_sent, "online_months": state.online_months,
     }
     return {name: (col if name == "member_id" else col[ids]) for name, col in columns.items()}
