@@ -1,0 +1,730 @@
+"""``python -m socialsim.calibrate``: fit model parameters to Twitter's 2009 measurements by ABC-SMC (pyabc).
+
+    python -m socialsim.calibrate                          # configs/calibration/twitter2009.yaml
+    python -m socialsim.calibrate abc.population_size=50 n_procs=2 out=outputs/calibration/try
+    python -m socialsim.calibrate calibration=NAME ...     # another file of configs/calibration/
+    python -m socialsim.calibrate screen                   # Morris screen of the screen: section (SALib)
+    python -m socialsim.calibrate draws                    # posterior/draw_NN.yaml from the posterior
+
+The calibration config (Hydra-composed, overrides as ``key=value``) names a prior per fitted parameter
+(uniform or log-uniform between lo and hi), the target statistics (computed by
+:func:`socialsim.validation.calibration_statistics`), the model configuration every simulation starts from,
+the ABC-SMC settings, the sampler and the output folder. Each simulation runs the model in-process with a
+seed derived from the calibration seed and the parameter values, so the same parameters always give the same
+statistics. Re-running with the same database continues the run where it stopped; after each generation
+the outputs in the folder (posterior, convergence table, figures) are rewritten from the database.
+
+Bad input (an unknown parameter or target, a prior with lo >= hi, a database that is missing or not a
+calibration's) ends with one line on stderr and exit code 2, before anything is written.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .params import ParameterError, Params, iter_fields
+
+DEFAULT_CALIBRATION = "twitter2009"
+SAMPLERS = ("multicore", "single", "dask")
+SCALES = ("uniform", "log")
+#: config keys of a calibration file (configs/calibration/NAME.yaml)
+KEYS = ("model", "priors", "targets", "target_scales", "abc", "sampler", "n_procs", "dask_address", "out", "db",
+        "resume", "seed", "screen", "draws")
+ABC_KEYS = ("population_size", "generations", "min_epsilon", "max_simulations", "max_walltime_min")
+SCREEN_KEYS = ("parameters", "trajectories", "levels", "model", "n_jobs", "seed", "out")
+DRAWS_KEYS = ("n", "seed", "out")
+
+
+class CalibrationError(ValueError):
+    """Bad calibration input; the message is one line naming the setting and what is allowed."""
+
+
+# --- the configuration ------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Prior:
+    """A prior of one model parameter: uniform on [lo, hi], or log-uniform (``scale: log``, lo > 0)."""
+
+    name: str  # dotted model parameter, e.g. behaviour.follow_back_prob
+    lo: float
+    hi: float
+    scale: str = "uniform"
+    integer: bool = False  # the model parameter is a whole number: simulations round the draw
+
+    @property
+    def key(self) -> str:
+        """The parameter's name in pyabc (no dots)."""
+        return self.name.replace(".", "__")
+
+    def to_unit(self, x):
+        """Map values to the space where the prior is uniform (log space for log-uniform priors)."""
+        return np.log(x) if self.scale == "log" else np.asarray(x, float)
+
+    @property
+    def unit_sd(self) -> float:
+        """Standard deviation of the prior in its uniform space."""
+        lo, hi = self.to_unit(self.lo), self.to_unit(self.hi)
+        return float((hi - lo) / math.sqrt(12.0))
+
+    def rv(self):
+        import pyabc  # noqa: PLC0415
+
+        if self.scale == "log":
+            return pyabc.RV("loguniform", self.lo, self.hi)
+        return pyabc.RV("uniform", self.lo, self.hi - self.lo)
+
+
+@dataclasses.dataclass
+class Calibration:
+    """A validated calibration configuration."""
+
+    name: str
+    model: list[str]  # Hydra overrides of the model config, as on python -m socialsim's command line
+    priors: list[Prior]
+    targets: dict[str, float]
+    scales: dict[str, float]
+    abc: dict[str, Any]
+    sampler: str
+    n_procs: int
+    dask_address: str | None
+    out: Path
+    db: Path
+    resume: bool
+    seed: int
+    raw: dict  # the composed config, resolved
+
+    def fingerprint(self) -> str:
+        """Hash of what the posterior depends on (model, priors, targets, scales, population size, seed);
+        stopping rules and the sampler may change between resumes."""
+        what = {"model": self.model, "priors": [dataclasses.asdict(p) for p in self.priors],
+                "targets": self.targets, "scales": self.scales, "population_size": self.abc["population_size"],
+                "seed": self.seed}
+        return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _fields() -> dict[str, Any]:
+    return {name: (f, value) for name, f, value in iter_fields()}
+
+
+def _flatten(node: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def model_overrides(model: dict | list | None) -> list[str]:
+    """Hydra overrides from the ``model:`` node: a string at the top is a config group choice
+    (``scenario: twitter2009``), nested mappings are parameters (``population: {size: 3000}``)."""
+    if model is None:
+        return []
+    if isinstance(model, list):
+        return [str(x) for x in model]
+    out = []
+    for key, value in model.items():
+        if isinstance(value, dict):
+            out += [f"{k}={_hydra_value(v)}" for k, v in _flatten(value, f"{key}.").items()]
+        else:
+            out.append(f"{key}={_hydra_value(value)}")
+    return out
+
+
+def _hydra_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return "null" if v is None else str(v)
+
+
+def parse_priors(node: dict, where: str = "priors") -> list[Prior]:
+    """Priors from a nested mapping ``{group: {parameter: {lo, hi, scale}}}``; raises CalibrationError."""
+    fields = _fields()
+    priors = []
+    flat: dict[str, dict] = {}
+
+    def walk(sub, prefix):
+        for key, value in (sub or {}).items():
+            name = f"{prefix}{key}"
+            if isinstance(value, dict) and ("lo" in value or "hi" in value):
+                flat[name] = value
+            elif isinstance(value, dict):
+                walk(value, name + ".")
+            else:
+                raise CalibrationError(f"{where}.{name} must be a mapping with lo and hi (and scale: uniform or log)")
+
+    walk(node, "")
+    if not flat:
+        raise CalibrationError(f"{where} is empty: give at least one parameter with lo and hi")
+    for name, spec in flat.items():
+        if name not in fields:
+            groups = sorted({n.split(".")[0] for n in fields if "." in n})
+            raise CalibrationError(f"{where}.{name} is not a model parameter (groups: {', '.join(groups)}; "
+                                   "see docs/ODD.md for the names)")
+        f, default = fields[name]
+        if isinstance(default, bool) or not isinstance(default, (int, float)) or name == "seed" or \
+                name.startswith("run.") or name == "population.seed":
+            raise CalibrationError(f"{where}.{name} is not a numeric behavioural parameter and cannot be fitted")
+        unknown = sorted(set(spec) - {"lo", "hi", "scale"})
+        if unknown:
+            raise CalibrationError(f"{where}.{name}.{unknown[0]} is not a prior setting; allowed: lo, hi, scale")
+        try:
+            lo, hi = float(spec["lo"]), float(spec["hi"])
+        except (KeyError, TypeError, ValueError):
+            raise CalibrationError(f"{where}.{name} needs numbers lo and hi, got {spec!r}") from None
+        scale = spec.get("scale", "uniform") or "uniform"
+        if scale not in SCALES:
+            raise CalibrationError(f"{where}.{name}.scale must be one of {', '.join(SCALES)}; got {scale!r}")
+        if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
+            raise CalibrationError(f"{where}.{name}: lo must be below hi; got lo={lo:g}, hi={hi:g}")
+        if scale == "log" and lo <= 0:
+            raise CalibrationError(f"{where}.{name}: a log-uniform prior needs lo > 0; got lo={lo:g}")
+        allowed_lo, allowed_hi = f.metadata.get("range", (None, None))
+        if (allowed_lo is not None and lo < allowed_lo) or (allowed_hi is not None and hi > allowed_hi):
+            from .params import allowed  # noqa: PLC0415
+
+            raise CalibrationError(f"{where}.{name}: [{lo:g}, {hi:g}] leaves the parameter's allowed values "
+                                   f"({allowed(f.metadata)})")
+        priors.append(Prior(name, lo, hi, scale, integer=isinstance(default, int)))
+    return priors
+
+
+def load_config(overrides: list[str] = (), name: str = DEFAULT_CALIBRATION) -> Calibration:
+    """Compose ``configs/calibration/NAME.yaml`` with Hydra overrides and validate it (CalibrationError)."""
+    from omegaconf import OmegaConf  # noqa: PLC0415
+
+    from .config import format_error  # noqa: PLC0415
+
+    try:
+        cfg = compose_calibration(list(overrides), name)
+    except CalibrationError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Hydra's composition errors become one line
+        message = format_error(exc)
+        if message is None:
+            raise
+        raise CalibrationError(message.replace("is not a parameter", "is not a calibration setting")) from None
+    raw = OmegaConf.to_container(cfg, resolve=True)
+    return validate(raw, name)
+
+
+def compose_calibration(overrides: list[str], name: str):
+    """The composed calibration config (Hydra's compose API, ``version_base="1.3"``)."""
+    from hydra import compose, initialize_config_dir  # noqa: PLC0415
+    from hydra.core.global_hydra import GlobalHydra  # noqa: PLC0415
+
+    from .config import CONFIG_DIR  # noqa: PLC0415
+
+    folder = CONFIG_DIR / "calibration"
+    options = sorted(p.stem for p in folder.glob("*.yaml"))
+    if name not in options:
+        raise CalibrationError(f"calibration must be one of {', '.join(options)}; got {name!r}")
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3", job_name="calibrate"):
+            return compose(config_name=f"calibration/{name}", overrides=overrides)
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def validate(raw: dict, name: str = DEFAULT_CALIBRATION) -> Calibration:
+    """Check every setting of a composed calibration config; raise CalibrationError on the first bad one."""
+    from .validation import CALIBRATION_STATISTICS, TWITTER2009_TARGETS  # noqa: PLC0415
+
+    raw = dict(raw)
+    for key in raw:
+        if key not in KEYS:
+            raise CalibrationError(f"{key} is not a calibration setting; allowed: {', '.join(KEYS)}")
+    priors = parse_priors(raw.get("priors") or {})
+    targets: dict[str, float] = {}
+    for key, value in (raw.get("targets") or {}).items():
+        if key not in TWITTER2009_TARGETS:
+            raise CalibrationError(f"targets.{key} is not a known target; allowed: {', '.join(TWITTER2009_TARGETS)}")
+        value = TWITTER2009_TARGETS[key] if value is None else value
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise CalibrationError(f"targets.{key} must be a number (or null for the published value); got {value!r}")
+        targets[key] = float(value)
+    if not targets:
+        raise CalibrationError("targets is empty: name at least one of " + ", ".join(TWITTER2009_TARGETS))
+    scales: dict[str, float] = {}
+    for key, value in (raw.get("target_scales") or {}).items():
+        if key not in CALIBRATION_STATISTICS or key not in targets:
+            raise CalibrationError(f"target_scales.{key} is not one of the targets ({', '.join(targets)})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise CalibrationError(f"target_scales.{key} must be a number > 0; got {value!r}")
+        scales[key] = float(value)
+    for key, value in targets.items():
+        if key not in scales:
+            if value == 0:
+                raise CalibrationError(f"target_scales.{key} must be given: the target is 0, so it has no "
+                                       "relative scale")
+            scales[key] = abs(value)
+    abc = dict(raw.get("abc") or {})
+    for key in abc:
+        if key not in ABC_KEYS:
+            raise CalibrationError(f"abc.{key} is not an ABC setting; allowed: {', '.join(ABC_KEYS)}")
+    abc = {"population_size": 100, "generations": 10, "min_epsilon": 0.0, "max_simulations": None,
+           "max_walltime_min": None, **abc}
+    _check_int(abc["population_size"], "abc.population_size", 2)
+    _check_int(abc["generations"], "abc.generations", 1)
+    _check_number(abc["min_epsilon"], "abc.min_epsilon", 0)
+    if abc["max_simulations"] is not None:
+        _check_int(abc["max_simulations"], "abc.max_simulations", 1)
+    if abc["max_walltime_min"] is not None:
+        _check_number(abc["max_walltime_min"], "abc.max_walltime_min", 0)
+    sampler = raw.get("sampler", "multicore")
+    if sampler not in SAMPLERS:
+        raise CalibrationError(f"sampler must be one of {', '.join(SAMPLERS)}; got {sampler!r}")
+    n_procs = raw.get("n_procs", 2)
+    _check_int(n_procs, "n_procs", 1)
+    address = raw.get("dask_address")
+    if sampler == "dask" and not address:
+        raise CalibrationError("dask_address must name the Dask scheduler (e.g. tcp://host:8786) when sampler=dask")
+    seed = raw.get("seed", 0)
+    _check_int(seed, "seed", 0)
+    if not raw.get("out"):
+        raise CalibrationError("out must name the output folder")
+    out = Path(str(raw["out"]))
+    db = Path(str(raw["db"])) if raw.get("db") else out / "abc.db"
+    model = model_overrides(raw.get("model"))
+    # the model config must compose, and every prior's ends must give a valid model
+    from .config import compose_params  # noqa: PLC0415
+
+    try:
+        base = compose_params(model)
+        for pick in ("lo", "hi"):
+            base.replace(**{p.name: _cast(p, getattr(p, pick)) for p in priors})
+    except ParameterError as exc:
+        raise CalibrationError(f"model: {exc}") from None
+    return Calibration(name=name, model=model, priors=priors, targets=targets, scales=scales, abc=abc,
+                       sampler=sampler, n_procs=int(n_procs), dask_address=address, out=out, db=db,
+                       resume=bool(raw.get("resume", False)), seed=int(seed), raw=raw)
+
+
+def _check_int(value, name: str, lo: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+        raise CalibrationError(f"{name} must be a whole number >= {lo}; got {value!r}")
+
+
+def _check_number(value, name: str, lo: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= lo:
+        raise CalibrationError(f"{name} must be a number >= {lo:g}; got {value!r}")
+
+
+def _cast(prior: Prior, value: float):
+    return int(round(float(value))) if prior.integer else float(value)
+
+
+# --- simulation ------------------------------------------------------------------------------------
+def simulation_seed(seed: int, values: dict[str, float]) -> int:
+    """The model seed of one simulation: a hash of the calibration seed and the parameter values (so the same
+    parameters always give the same run, whichever process draws them)."""
+    text = json.dumps([seed, sorted((k, repr(float(v))) for k, v in values.items())])
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
+
+
+class Simulator:
+    """pyabc's model: parameters -> the calibration statistics of one in-process run (picklable for Dask)."""
+
+    def __init__(self, base: dict, priors: list[Prior], seed: int, statistics: tuple[str, ...]):
+        self.base, self.priors, self.seed, self.statistics = base, priors, seed, statistics
+
+    def params(self, parameters: dict) -> Params:
+        """The model parameters of one simulation (prior keys -> dotted names, whole numbers rounded)."""
+        values = {p.name: _cast(p, parameters[p.key]) for p in self.priors}
+        seed = simulation_seed(self.seed, {p.key: float(parameters[p.key]) for p in self.priors})
+        return Params.from_dict(self.base, **values, seed=seed)
+
+    def __call__(self, parameters: dict) -> dict[str, float]:
+        from .model import PlatformModel  # noqa: PLC0415
+        from .validation import RunOutput, calibration_statistics  # noqa: PLC0415
+
+        model = PlatformModel(self.params(parameters)).run()
+        stats = calibration_statistics(RunOutput(model.member_frame(), model.follows_frame(), model.timeseries()))
+        return {k: float(stats[k]) for k in self.statistics}
+
+
+class ScaledDistance:
+    """Root mean square of (statistic - target) / scale over the targets; a missing statistic (NaN) is
+    infinitely far."""
+
+    def __init__(self, scales: dict[str, float]):
+        self.scales = dict(scales)
+
+    def __call__(self, x: dict, x0: dict) -> float:
+        d = [((float(x[k]) - float(x0[k])) / s) for k, s in self.scales.items()]
+        if not all(math.isfinite(v) for v in d):
+            return float("inf")
+        return float(math.sqrt(sum(v * v for v in d) / len(d)))
+
+
+def make_sampler(cal: Calibration):
+    """The pyabc sampler the config names: multicore (this machine), single (one process, reproducible)
+    or dask (a ``distributed`` scheduler at ``dask_address``)."""
+    from pyabc import sampler as samplers  # noqa: PLC0415
+
+    if cal.sampler == "single":
+        return samplers.SingleCoreSampler()
+    if cal.sampler == "dask":
+        from distributed import Client  # noqa: PLC0415
+
+        return samplers.DaskDistributedSampler(dask_client=Client(cal.dask_address))
+    return samplers.MulticoreEvalParallelSampler(n_procs=cal.n_procs)
+
+
+def base_params(cal: Calibration) -> dict:
+    """The model parameters every simulation starts from (the ``model:`` overrides, composed)."""
+    from .config import compose_params  # noqa: PLC0415
+
+    return compose_params(cal.model).to_dict()
+
+
+def make_abc(cal: Calibration, sampler=None):
+    """The pyabc.ABCSMC object of a calibration (prior, in-process model, scaled distance, sampler)."""
+    import pyabc  # noqa: PLC0415
+
+    base = base_params(cal)
+    prior = pyabc.Distribution(**{p.key: p.rv() for p in cal.priors})
+    simulator = Simulator(base, cal.priors, cal.seed, tuple(cal.targets))
+    return pyabc.ABCSMC(simulator, prior, ScaledDistance(cal.scales), population_size=cal.abc["population_size"],
+                        sampler=sampler if sampler is not None else make_sampler(cal))
+
+
+# --- the database -------------------------------------------------------------------------------
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_database(cal: Calibration) -> bool:
+    """Whether there is a run to continue in ``cal.db``; CalibrationError if it cannot be continued."""
+    db = cal.db
+    if not db.exists():
+        if cal.resume:
+            raise CalibrationError(f"db: {db} does not exist; nothing to resume (drop resume=true to start)")
+        return False
+    try:
+        with open(db, "rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise CalibrationError(f"db: {db}: {exc.strerror}") from None
+    if head != SQLITE_MAGIC:
+        raise CalibrationError(f"db: {db} is not an SQLite database; nothing to resume (move it aside or set db=)")
+    try:
+        import pyabc  # noqa: PLC0415
+
+        history = pyabc.History(f"sqlite:///{db}", create=False)
+        runs = history.all_runs()
+        if not runs:
+            raise ValueError("no run")
+        history.id = 1
+        stored = history.get_abc().json_parameters  # pyabc stores str(meta_info), a Python literal
+        options = ast.literal_eval(stored) if stored else {}
+    except CalibrationError:
+        raise
+    except Exception:  # noqa: BLE001 - any failure to read it means it cannot be continued
+        raise CalibrationError(f"db: {db} is not a calibration database (unreadable or corrupt); "
+                               "nothing to resume (move it aside or set db=)") from None
+    if options.get("fingerprint") != cal.fingerprint():
+        raise CalibrationError(f"db: {db} holds a calibration with other priors, targets, model, population size "
+                               "or seed; use the same configuration to continue it, or another out= or db=")
+    return True
+
+
+# --- running -----------------------------------------------------------------------------------------
+def generation_table(history, priors: list[Prior]) -> pd.DataFrame:
+    """One row per completed generation: epsilon, ESS, acceptance rate, simulations, time, and how far the
+    weighted posterior mean moved from the previous generation (largest over parameters, in prior sd)."""
+    from pyabc.weighted_statistics import effective_sample_size  # noqa: PLC0415
+
+    pops = history.get_all_populations()
+    pops = pops[pops["t"] >= 0].sort_values("t")
+    rows, previous = [], None
+    start = None
+    for _, row in pops.iterrows():
+        t = int(row["t"])
+        df, w = history.get_distribution(m=0, t=t)
+        mean = np.array([np.sum(w * priors[i].to_unit(df[p.key].to_numpy())) for i, p in enumerate(priors)])
+        sd = np.array([p.unit_sd for p in priors])
+        moved = float(np.max(np.abs(mean - previous) / sd)) if previous is not None else float("nan")
+        previous = mean
+        end = pd.Timestamp(row["population_end_time"])
+        rows.append({"generation": t, "epsilon": float(row["epsilon"]), "ess": float(effective_sample_size(w)),
+                     "accepted": int(row["particles"]), "simulations": int(row["samples"]),
+                     "acceptance_rate": float(row["particles"]) / float(row["samples"]),
+                     "end_time": end.isoformat(), "seconds": float("nan") if start is None else
+                     (end - start).total_seconds(), "posterior_mean_shift_sd": moved})
+        start = end
+    return pd.DataFrame(rows)
+
+
+def posterior_frame(history, priors: list[Prior], t: int | None = None) -> pd.DataFrame:
+    """The weighted posterior sample of generation ``t`` (default the last): one column per parameter
+    (dotted names, whole-number parameters as drawn), ``weight`` (sums to 1) and ``generation``."""
+    df, w = history.get_distribution(m=0, t=t)
+    out = pd.DataFrame({p.name: df[p.key].to_numpy(float) for p in priors})
+    out["weight"] = np.asarray(w, float) / np.sum(w)
+    out["generation"] = history.max_t if t is None else t
+    return out
+
+
+def _atomic_write(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_outputs(cal: Calibration, history, figures: bool = True) -> pd.DataFrame:
+    """Rewrite the folder's posterior.csv, convergence.csv and figures from the database."""
+    table = generation_table(history, cal.priors)
+    if table.empty:
+        return table
+    # durations of generation 0 are measured from the start of the run
+    start = history.get_abc().start_time
+    if start is not None and len(table):
+        table.loc[0, "seconds"] = (pd.Timestamp(table.loc[0, "end_time"]) - pd.Timestamp(start)).total_seconds()
+    post = posterior_frame(history, cal.priors)
+    _atomic_write(cal.out / "posterior.csv", lambda p: post.to_csv(p, index=False, float_format="%.8g"))
+    _atomic_write(cal.out / "convergence.csv", lambda p: table.to_csv(p, index=False, float_format="%.6g"))
+    if figures:
+        plot_posterior(post, cal.priors, cal.out)
+    return table
+
+
+def plot_posterior(post: pd.DataFrame, priors: list[Prior], folder: Path) -> None:
+    """marginals.png (weighted histograms within the prior ranges) and pairs.png (weighted pair plots)."""
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import seaborn as sns  # noqa: PLC0415
+
+    k = len(priors)
+    cols = min(4, k)
+    rows = -(-k // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+    for ax, p in zip(axes.flat, priors):
+        sns.histplot(x=post[p.name], weights=post["weight"], bins=20, stat="density", ax=ax, log_scale=p.scale == "log",
+                     binrange=tuple(np.log10([p.lo, p.hi])) if p.scale == "log" else (p.lo, p.hi))
+        ax.set_xlim(p.lo, p.hi)
+        ax.set_title(p.name, fontsize=9)
+        ax.set_xlabel("")
+    for ax in list(axes.flat)[k:]:
+        ax.set_visible(False)
+    fig.suptitle(f"posterior marginals (generation {int(post['generation'].iloc[0])}; prior range on the x axis)")
+    fig.tight_layout()
+    _atomic_write(folder / "marginals.png", lambda p: fig.savefig(p, dpi=100, format="png"))
+    plt.close(fig)
+
+    fig, axes = plt.subplots(k, k, figsize=(2.2 * k, 2.2 * k), squeeze=False)
+    w = post["weight"].to_numpy()
+    for i, pi in enumerate(priors):
+        for j, pj in enumerate(priors):
+            ax = axes[i, j]
+            if i == j:
+                sns.histplot(x=post[pi.name], weights=w, bins=15, ax=ax, log_scale=pi.scale == "log")
+            elif i > j:
+                ax.scatter(post[pj.name], post[pi.name], s=4 + 400 * w, alpha=0.5, linewidths=0)
+                ax.set_xscale("log" if pj.scale == "log" else "linear")
+                ax.set_yscale("log" if pi.scale == "log" else "linear")
+                ax.set_xlim(pj.lo, pj.hi)
+                ax.set_ylim(pi.lo, pi.hi)
+            else:
+                ax.set_visible(False)
+            ax.set_xlabel(pj.name.split(".")[-1] if i == k - 1 else "", fontsize=7)
+            ax.set_ylabel(pi.name.split(".")[-1] if j == 0 else "", fontsize=7)
+            ax.tick_params(labelsize=6)
+    fig.tight_layout()
+    _atomic_write(folder / "pairs.png", lambda p: fig.savefig(p, dpi=100, format="png"))
+    plt.close(fig)
+
+
+def _progress_line(row: dict, total: int) -> str:
+    moved = row["posterior_mean_shift_sd"]
+    moved = "" if not math.isfinite(moved) else f", posterior mean moved {moved:.2f} prior sd"
+    return (f"generation {row['generation']}: epsilon {row['epsilon']:.4g}, accepted {row['accepted']}/"
+            f"{row['simulations']} ({100 * row['acceptance_rate']:.1f}%), ESS {row['ess']:.1f}, "
+            f"{row['seconds']:.0f} s{moved}; {total:,} simulations in all")
+
+
+def run(cal: Calibration, sampler=None, echo=print) -> pd.DataFrame:
+    """Run (or continue) a calibration until its stopping rules hold; returns the convergence table.
+
+    Generations run one at a time, so the folder's outputs are rewritten after each and an interrupted run
+    loses at most the generation under way. With ``sampler=single`` every generation's draws come from
+    numpy's global generator seeded with (seed, generation), so the run is reproducible; the multicore and
+    Dask samplers draw in parallel workers with their own entropy (the order results come back varies), so
+    only each simulation (parameters -> statistics) is reproducible there.
+    """
+    import logging  # noqa: PLC0415
+    from datetime import timedelta  # noqa: PLC0415
+
+    import pyabc  # noqa: PLC0415
+
+    logging.getLogger("ABC").setLevel(logging.WARNING)  # our own line per generation instead
+    for name in ("ABC.Sampler", "ABC.History", "ABC.Distance", "ABC.Epsilon", "ABC.Population", "ABC.Transition"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    resuming = check_database(cal)
+    cal.out.mkdir(parents=True, exist_ok=True)
+    cal.db.parent.mkdir(parents=True, exist_ok=True)
+    abc = make_abc(cal, sampler)
+    url = f"sqlite:///{cal.db}"
+    if resuming:
+        history = abc.load(url, 1)
+        echo(f"continuing {cal.db} after generation {history.max_t} ({history.total_nr_simulations:,} simulations)")
+    else:
+        from .validation import TARGET_SOURCES  # noqa: PLC0415
+
+        history = abc.new(url, cal.targets, meta_info={"fingerprint": cal.fingerprint(), "calibration": cal.name,
+                                                       "sources": {k: TARGET_SOURCES[k] for k in cal.targets}})
+        echo(f"new calibration in {cal.db}: {len(cal.priors)} parameters, {len(cal.targets)} targets, "
+             f"population {cal.abc['population_size']}, sampler {cal.sampler}")
+    _atomic_write(cal.out / "calibration.json",
+                  lambda p: p.write_text(json.dumps({**cal.raw, "fingerprint": cal.fingerprint()}, indent=2,
+                                                    default=str) + "\n"))
+    t_start = time.monotonic()
+    table = write_outputs(cal, history, figures=False)
+    while True:
+        done = history.max_t + 1
+        eps = float(table["epsilon"].iloc[-1]) if len(table) else float("inf")
+        total = history.total_nr_simulations
+        walltime = cal.abc["max_walltime_min"]
+        elapsed_min = (time.monotonic() - t_start) / 60
+        if done >= cal.abc["generations"]:
+            echo(f"stopped: {done} generations")
+            break
+        if eps <= cal.abc["min_epsilon"]:
+            echo(f"stopped: epsilon {eps:.4g} <= abc.min_epsilon")
+            break
+        if cal.abc["max_simulations"] is not None and total >= cal.abc["max_simulations"]:
+            echo(f"stopped: {total:,} simulations >= abc.max_simulations")
+            break
+        if walltime is not None and elapsed_min >= walltime:
+            echo(f"stopped: {elapsed_min:.1f} min >= abc.max_walltime_min")
+            break
+        if cal.sampler == "single":
+            np.random.seed([cal.seed, done])
+        kwargs = {}
+        if cal.abc["max_simulations"] is not None:
+            kwargs["max_total_nr_simulations"] = cal.abc["max_simulations"]
+        if walltime is not None:
+            kwargs["max_walltime"] = timedelta(minutes=walltime - elapsed_min)
+        if done > 0:
+            # a fresh ABCSMC loaded from the database for every generation: pyabc calibrates its epsilon and
+            # transition from the last stored generation, exactly as when a stopped run is continued
+            sampler = abc.sampler
+            abc = make_abc(cal, sampler)
+            abc.load(url, 1)
+        history = abc.run(minimum_epsilon=cal.abc["min_epsilon"], max_nr_populations=1, **kwargs)
+        if history.max_t + 1 == done:  # pyabc stopped before completing a generation
+            echo("stopped: pyabc's limits reached within the generation")
+            break
+        table = write_outputs(cal, history)
+        echo(_progress_line(table.iloc[-1].to_dict(), history.total_nr_simulations))
+    if len(table):
+        write_outputs(cal, history)
+    echo(f"outputs: {cal.out}")
+    return table
+
+
+# --- posterior draws as a config group -----------------------------------------------------------------
+def write_posterior_draws(posterior: pd.DataFrame | str | Path, folder: str | Path, n: int = 20,
+                          seed: int = 0) -> list[Path]:
+    """Write ``draw_00.yaml`` ... (n files, ``# @package _global_``) with parameter values drawn from a
+    weighted posterior (``posterior.csv``: parameter columns, ``weight``) by weight, with replacement, seeded.
+
+    Whole-number parameters are rounded. Files are written whole (a temporary file renamed), so a failed call
+    leaves no partial file.
+    """
+    from omegaconf import OmegaConf  # noqa: PLC0415
+
+    post = pd.read_csv(posterior) if isinstance(posterior, (str, Path)) else posterior
+    names = [c for c in post.columns if c not in ("weight", "generation")]
+    fields = _fields()
+    unknown = [c for c in names if c not in fields]
+    if unknown:
+        raise CalibrationError(f"posterior column {unknown[0]} is not a model parameter")
+    w = post["weight"].to_numpy(float)
+    rows = np.random.default_rng(seed).choice(len(post), size=n, replace=True, p=w / w.sum())
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, row in enumerate(rows):
+        nested: dict = {}
+        for name in names:
+            value = float(post[name].iloc[row])
+            value = int(round(value)) if isinstance(fields[name][1], int) else float(f"{value:.6g}")
+            group, _, leaf = name.rpartition(".")
+            nested.setdefault(group, {})[leaf] = value
+        text = (f"# @package _global_\n# posterior draw {i} of {n} (row {int(row)} of the posterior, drawn by weight "
+                f"with seed {seed})\n" + OmegaConf.to_yaml(OmegaConf.create(nested)))
+        path = folder / f"draw_{i:02d}.yaml"
+        _atomic_write(path, lambda p, text=text: p.write_text(text))
+        paths.append(path)
+    return paths
+
+
+# --- the command line ------------------------------------------------------------------------------------
+USAGE = "usage: python -m socialsim.calibrate [run|screen|draws] [calibration=NAME] [key=value ...]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line; configuration errors print one line and return 2."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("-h", "--help"):
+        print(USAGE)
+        print(__doc__.split("\n\n")[2])
+        return 0
+    command = argv.pop(0) if argv and argv[0] in ("run", "screen", "draws") else "run"
+    name = DEFAULT_CALIBRATION
+    rest = []
+    for arg in argv:
+        if arg.startswith("calibration="):
+            name = arg.partition("=")[2]
+        else:
+            rest.append(arg)
+    try:
+        try:
+            import pyabc  # noqa: F401, PLC0415
+        except ImportError:
+            raise CalibrationError("pyabc is not installed: pip install 'socialsim[calibrate]'") from None
+        cal = load_config(rest, name)
+        if command == "screen":
+            from .screening import run_screen  # noqa: PLC0415
+
+            run_screen(cal)
+        elif command == "draws":
+            draws = cal.raw.get("draws") or {}
+            source = cal.out / "posterior.csv"
+            if not source.exists():
+                raise CalibrationError(f"{source} does not exist: run the calibration first")
+            folder = Path(str(draws.get("out") or cal.out / "posterior"))
+            paths = write_posterior_draws(source, folder, int(draws.get("n", 20)), int(draws.get("seed", 0)))
+            print(f"{len(paths)} draws in {folder}")
+        else:
+            run(cal)
+    except CalibrationError as exc:
+        print(f"socialsim.calibrate: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("socialsim.calibrate: interrupted; run the same command again to continue", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
