@@ -21,7 +21,7 @@ from socialsim.model import PlatformModel  # noqa: E402
 #: a calibration small enough for the tests: statistics that are defined for a tiny platform over 60 days
 TINY = ["model.population.size=150", "model.run.steps=60", "abc.population_size=8", "n_procs=2",
         "~targets.followers_powerlaw_alpha", "~targets.followed_by_no_followee",
-        "~priors.population", "~priors.leaving", "~priors.platform", "~priors.behaviour.post_prob"]
+        "~priors.population", "~priors.leaving", "~priors.meetups", "~priors.behaviour.post_prob"]
 
 
 def _error(capsys, argv) -> str:
@@ -102,8 +102,8 @@ def test_the_simulator_is_reproducible_and_rounds_whole_number_parameters():
     sim = calibrate.Simulator(base, cal.priors, cal.seed, tuple(cal.targets))
     draw = {p.key: (p.lo + p.hi) / 2 for p in cal.priors}
     params = sim.params(draw)
-    assert params.platform.recommender_slots == round(4.0)
     assert params.behaviour.follow_base == -6.0
+    assert params.population.size == 120 and params.seed == calibrate.simulation_seed(cal.seed, draw)
     first, second = sim(draw), sim(draw)
     assert first.keys() == cal.targets.keys()
     assert first == second or all(np.isnan(first[k]) == np.isnan(second[k]) for k in first)

@@ -704,6 +704,10 @@ def main(argv: list[str] | None = None) -> int:
             raise CalibrationError("pyabc is not installed: pip install 'socialsim[calibrate]'") from None
         cal = load_config(rest, name)
         if command == "screen":
+            try:
+                import SALib  # noqa: F401, PLC0415
+            except ImportError:
+                raise CalibrationError("SALib is not installed: pip install 'socialsim[calibrate]'") from None
             from .screening import run_screen  # noqa: PLC0415
 
             run_screen(cal)

@@ -393,7 +393,7 @@ TARGET_SOURCES: dict[str, str] = {
     "top10_post_share": "Heil & Piskorski 2009",
     "median_posts": "Heil & Piskorski 2009",
     "connected_share": "Heil & Piskorski 2009",
-    "monthly_retention": "Nielsen Online 2009",
+    "monthly_retention": "Nielsen Online 2009 (Martin 2009)",
 }
 #: statistics reported beside the targets, with no published value to fit to
 CALIBRATION_EXTRAS = ("members", "replies_per_member")
