@@ -53,6 +53,12 @@ def test_bad_configuration_is_one_line_exit_2_and_writes_nothing(tmp_path, capsy
     assert not out.exists()
 
 
+def test_an_unknown_calibration_is_refused(tmp_path, capsys):
+    err = _error(capsys, ["calibration=nope", f"out={tmp_path / 'out'}"])
+    assert "calibration must be one of" in err and "twitter2009" in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_resume_needs_a_database(tmp_path, capsys):
     out = tmp_path / "out"
     err = _error(capsys, [f"out={out}", "resume=true"])
@@ -106,7 +112,7 @@ def test_the_simulator_is_reproducible_and_rounds_whole_number_parameters():
     assert params.population.size == 120 and params.seed == calibrate.simulation_seed(cal.seed, draw)
     first, second = sim(draw), sim(draw)
     assert first.keys() == cal.targets.keys()
-    assert first == second or all(np.isnan(first[k]) == np.isnan(second[k]) for k in first)
+    np.testing.assert_equal(first, second)
 
 
 def test_distance_is_the_rms_relative_miss_and_infinite_for_missing_statistics():

@@ -561,11 +561,16 @@ def _progress_line(row: dict, total: int) -> str:
             f"{row['seconds']:.0f} s{moved}; {total:,} simulations in all")
 
 
-def run(cal: Calibration, sampler=None, echo=print) -> pd.DataFrame:
+def _echo(text: str) -> None:
+    print(text, flush=True)  # progress shows at once also when the output goes to a file
+
+
+def run(cal: Calibration, sampler=None, echo=_echo) -> pd.DataFrame:
     """Run (or continue) a calibration until its stopping rules hold; returns the convergence table.
 
     Generations run one at a time, so the folder's outputs are rewritten after each and an interrupted run
-    loses at most the generation under way. With ``sampler=single`` every generation's draws come from
+    loses at most the generation under way. A generation's duration is the time since the previous one ended
+    (for the first generation of a run, since the run began, including pyabc's calibration sample). With ``sampler=single`` every generation's draws come from
     numpy's global generator seeded with (seed, generation), so the run is reproducible; the multicore and
     Dask samplers draw in parallel workers with their own entropy (the order results come back varies), so
     only each simulation (parameters -> statistics) is reproducible there.
@@ -799,7 +804,7 @@ def analyze(problem: dict, unit_design: np.ndarray, runs: pd.DataFrame, statisti
     return pd.DataFrame(rows)
 
 
-def run_screen(cal: Calibration, echo=print) -> pd.DataFrame:
+def run_screen(cal: Calibration, echo=_echo) -> pd.DataFrame:
     """Run the screen of ``cal`` and write its table (``screen.csv``) and runs (``screen_runs.csv``)."""
     from joblib import Parallel, delayed  # noqa: PLC0415
 
