@@ -19,7 +19,7 @@ from socialsim import calibrate, validation  # noqa: E402
 from socialsim.model import PlatformModel  # noqa: E402
 
 #: a calibration small enough for the tests: statistics that are defined for a tiny platform over 60 days
-TINY = ["model.population.size=150", "model.run.steps=60", "abc.population_size=8", "n_procs=2",
+TINY = ["model.population.size=120", "model.run.steps=60", "abc.population_size=6", "n_procs=2",
         "~targets.followers_powerlaw_alpha", "~targets.followed_by_no_followee",
         "~priors.population", "~priors.leaving", "~priors.meetups", "~priors.behaviour.post_prob"]
 
@@ -200,7 +200,7 @@ def test_a_reduced_calibration_runs_stops_resumes_and_gives_draws(tmp_path, caps
                                    check_names=False)
     assert {"generation", "epsilon", "ess", "acceptance_rate", "simulations", "posterior_mean_shift_sd"} <= set(table)
     post = pd.read_csv(out / "posterior.csv")
-    assert len(post) == 8 and post["weight"].sum() == pytest.approx(1.0)
+    assert len(post) == 6 and post["weight"].sum() == pytest.approx(1.0)
     cal = calibrate.load_config([*TINY, f"out={out}"])
     for p in cal.priors:
         assert post[p.name].between(p.lo, p.hi).all()
@@ -209,7 +209,7 @@ def test_a_reduced_calibration_runs_stops_resumes_and_gives_draws(tmp_path, caps
     assert calibrate.main([*TINY, f"out={out}", "abc.generations=2"]) == 0
     assert len(pd.read_csv(out / "convergence.csv")) == 2
     # another configuration on the same database is refused
-    err = _error(capsys, [*TINY, f"out={out}", "abc.population_size=9"])
+    err = _error(capsys, [*TINY, f"out={out}", "abc.population_size=7"])
     assert "other priors" in err
     # the posterior as a config group
     assert calibrate.main(["draws", *TINY, f"out={out}", "draws.n=5"]) == 0
@@ -225,7 +225,7 @@ def test_a_reduced_calibration_runs_stops_resumes_and_gives_draws(tmp_path, caps
 
 @pytest.mark.slow
 def test_the_single_process_sampler_is_reproducible(tmp_path):
-    tiny = [*TINY, "sampler=single", "abc.generations=2", "abc.population_size=5"]
+    tiny = [*TINY, "sampler=single", "abc.generations=2", "abc.population_size=4"]
     assert calibrate.main([*tiny, f"out={tmp_path / 'a'}"]) == 0
     assert calibrate.main([*tiny, f"out={tmp_path / 'b'}"]) == 0
     assert (tmp_path / "a" / "posterior.csv").read_bytes() == (tmp_path / "b" / "posterior.csv").read_bytes()

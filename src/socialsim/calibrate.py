@@ -12,7 +12,8 @@ The calibration config (Hydra-composed, overrides as ``key=value``) names a prio
 the ABC-SMC settings, the sampler and the output folder. Each simulation runs the model in-process with a
 seed derived from the calibration seed and the parameter values, so the same parameters always give the same
 statistics. Re-running with the same database continues the run where it stopped; after each generation
-the outputs in the folder (posterior, convergence table, figures) are rewritten from the database.
+the posterior and the convergence table in the folder are rewritten from the database (the figures when the
+run stops).
 
 Bad input (an unknown parameter or target, a prior with lo >= hi, a database that is missing or not a
 calibration's) ends with one line on stderr and exit code 2, before anything is written.
@@ -489,7 +490,7 @@ def _atomic_write(path: Path, write) -> None:
 
 
 def write_outputs(cal: Calibration, history, figures: bool = True) -> pd.DataFrame:
-    """Rewrite the folder's posterior.csv, convergence.csv and figures from the database."""
+    """Rewrite the folder's posterior.csv, convergence.csv (and the figures) from the database."""
     table = generation_table(history, cal.priors)
     if table.empty:
         return table
@@ -638,7 +639,7 @@ def run(cal: Calibration, sampler=None, echo=_echo) -> pd.DataFrame:
         if history.max_t + 1 == done:  # pyabc stopped before completing a generation
             echo("stopped: pyabc's limits reached within the generation")
             break
-        table = write_outputs(cal, history)
+        table = write_outputs(cal, history, figures=False)  # the figures once, at the end
         echo(_progress_line(table.iloc[-1].to_dict(), history.total_nr_simulations))
     if len(table):
         write_outputs(cal, history)
