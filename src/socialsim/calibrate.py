@@ -513,6 +513,7 @@ def plot_posterior(post: pd.DataFrame, priors: list[Prior], folder: Path) -> Non
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
     import seaborn as sns  # noqa: PLC0415
+    from matplotlib.ticker import NullFormatter  # noqa: PLC0415
 
     k = len(priors)
     cols = min(4, k)
@@ -522,6 +523,7 @@ def plot_posterior(post: pd.DataFrame, priors: list[Prior], folder: Path) -> Non
         sns.histplot(x=post[p.name], weights=post["weight"], bins=20, stat="density", ax=ax, log_scale=p.scale == "log",
                      binrange=tuple(np.log10([p.lo, p.hi])) if p.scale == "log" else (p.lo, p.hi))
         ax.set_xlim(p.lo, p.hi)
+        ax.xaxis.set_minor_formatter(NullFormatter())  # log axes: decade labels only
         ax.set_title(p.name, fontsize=9)
         ax.set_xlabel("")
     for ax in list(axes.flat)[k:]:
@@ -538,6 +540,7 @@ def plot_posterior(post: pd.DataFrame, priors: list[Prior], folder: Path) -> Non
             ax = axes[i, j]
             if i == j:
                 sns.histplot(x=post[pi.name], weights=w, bins=15, ax=ax, log_scale=pi.scale == "log")
+                ax.set_xlim(pi.lo, pi.hi)
             elif i > j:
                 ax.scatter(post[pj.name], post[pi.name], s=4 + 400 * w, alpha=0.5, linewidths=0)
                 ax.set_xscale("log" if pj.scale == "log" else "linear")
@@ -548,6 +551,8 @@ def plot_posterior(post: pd.DataFrame, priors: list[Prior], folder: Path) -> Non
                 ax.set_visible(False)
             ax.set_xlabel(pj.name.split(".")[-1] if i == k - 1 else "", fontsize=7)
             ax.set_ylabel(pi.name.split(".")[-1] if j == 0 else "", fontsize=7)
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.yaxis.set_minor_formatter(NullFormatter())
             ax.tick_params(labelsize=6)
     fig.tight_layout()
     _atomic_write(folder / "pairs.png", lambda p: fig.savefig(p, dpi=100, format="png"))
