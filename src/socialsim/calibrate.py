@@ -1,8 +1,8 @@
 """``python -m socialsim.calibrate``: fit model parameters to Twitter's 2009 measurements by ABC-SMC (pyabc).
 
-    python -m socialsim.calibrate                          # configs/calibration/twitter2009.yaml
+    python -m socialsim.calibrate                          # src/socialsim/conf/calibration/twitter2009.yaml
     python -m socialsim.calibrate abc.population_size=50 n_procs=2 out=outputs/calibration/try
-    python -m socialsim.calibrate calibration=NAME ...     # another file of configs/calibration/
+    python -m socialsim.calibrate calibration=NAME ...     # another file of conf/calibration/
     python -m socialsim.calibrate screen                   # Morris screen of the screen: section (SALib)
     python -m socialsim.calibrate draws                    # posterior/draw_NN.yaml from the posterior
 
@@ -35,12 +35,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .extras import MissingExtra, require
 from .params import ParameterError, Params, iter_fields
 
 DEFAULT_CALIBRATION = "twitter2009"
 SAMPLERS = ("multicore", "single", "dask")
 SCALES = ("uniform", "log")
-#: config keys of a calibration file (configs/calibration/NAME.yaml)
+#: config keys of a calibration file (socialsim/conf/calibration/NAME.yaml)
 KEYS = ("model", "priors", "targets", "target_scales", "abc", "sampler", "n_procs", "dask_address", "out", "db",
         "resume", "seed", "screen", "draws")
 ABC_KEYS = ("population_size", "generations", "min_epsilon", "max_simulations", "max_walltime_min")
@@ -203,7 +204,7 @@ def parse_priors(node: dict, where: str = "priors") -> list[Prior]:
 
 
 def load_config(overrides: list[str] = (), name: str = DEFAULT_CALIBRATION) -> Calibration:
-    """Compose ``configs/calibration/NAME.yaml`` with Hydra overrides and validate it (CalibrationError)."""
+    """Compose ``conf/calibration/NAME.yaml`` with Hydra overrides and validate it (CalibrationError)."""
     from omegaconf import OmegaConf  # noqa: PLC0415
 
     from .config import format_error  # noqa: PLC0415
@@ -574,12 +575,13 @@ def _echo(text: str) -> None:
 def run(cal: Calibration, sampler=None, echo=_echo) -> pd.DataFrame:
     """Run (or continue) a calibration until its stopping rules hold; returns the convergence table.
 
-    Generations run one at a time, so the folder's outputs are rewritten after each and an interrupted run
+    Generations run one at a time, so the folder's tables are rewritten after each and an interrupted run
     loses at most the generation under way. A generation's duration is the time since the previous one ended
-    (for the first generation of a run, since the run began, including pyabc's calibration sample). With ``sampler=single`` every generation's draws come from
-    numpy's global generator seeded with (seed, generation), so the run is reproducible; the multicore and
-    Dask samplers draw in parallel workers with their own entropy (the order results come back varies), so
-    only each simulation (parameters -> statistics) is reproducible there.
+    (for the first generation of a run, since the run began, including pyabc's calibration sample).
+    With ``sampler=single`` every generation's draws come from numpy's global generator seeded with
+    (seed, generation), so the run is reproducible; the multicore and Dask samplers draw in parallel workers
+    with their own entropy (the order results come back varies), so only each simulation
+    (parameters -> statistics) is reproducible there.
     """
     import logging  # noqa: PLC0415
     from datetime import timedelta  # noqa: PLC0415
@@ -869,16 +871,16 @@ def main(argv: list[str] | None = None) -> int:
         else:
             rest.append(arg)
     try:
-        try:
-            import pyabc  # noqa: F401, PLC0415
-        except ImportError:
-            raise CalibrationError("pyabc is not installed: pip install 'socialsim[calibrate]'") from None
+        needs = [("pyabc", "python -m socialsim.calibrate"), ("powerlaw", "the calibration statistics")]
+        if command == "screen":
+            needs.append(("SALib", "the Morris screen"))
+        for module, feature in needs:
+            try:
+                require(module, "calibrate", feature)
+            except MissingExtra as exc:
+                raise CalibrationError(str(exc)) from None
         cal = load_config(rest, name)
         if command == "screen":
-            try:
-                import SALib  # noqa: F401, PLC0415
-            except ImportError:
-                raise CalibrationError("SALib is not installed: pip install 'socialsim[calibrate]'") from None
             run_screen(cal)
         elif command == "draws":
             draws = cal.raw.get("draws") or {}
