@@ -247,3 +247,14 @@ def test_the_dask_option_builds_a_sampler_on_a_scheduler():
 def test_the_dask_option_needs_an_address(capsys):
     err = _error(capsys, ["sampler=dask"])
     assert "dask_address" in err
+
+
+def test_a_missing_library_names_the_extra(monkeypatch, capsys):
+    from socialsim.extras import MissingExtra
+
+    def missing(module, extra, feature):
+        raise MissingExtra(f"{feature} needs the {module} package: pip install 'socialsim[{extra}]'")
+
+    monkeypatch.setattr(calibrate, "require", missing)
+    err = _error(capsys, [])
+    assert "socialsim[calibrate]" in err
