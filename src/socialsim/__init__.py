@@ -22,6 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("runfolder", "recovery", "io"),  # run folders: layout and completeness, crash safety, running into one
     ("config", "__main__", "cluster"),  # Hydra configuration, the command line and the SLURM launcher
     ("analysis", "study", "validation", "app", "viz", "export"),  # results, experiments, the app, graph export
+    ("calibrate",),  # fitting parameters to measurements by simulation-based inference
 )
 
 

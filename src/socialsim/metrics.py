@@ -54,7 +54,8 @@ METRIC_NAMES = tuple(METRICS)
 MEMBER_COLUMNS = ("member_id", "skill", "reach", "shyness", "activity", "town", "joined_step", "left_step",
                   "followers", "followees", "mutual_ties", "offline_ties", "impressions", "familiarity",
                   "closeness", "join_order", "engagements", "nonfollower_impressions", "followers_at_exit",
-                  "group", *(f"mutual_{origin}" for origin in ORIGINS), "new_mutual_ties", "new_close_ties")
+                  "group", *(f"mutual_{origin}" for origin in ORIGINS), "new_mutual_ties", "new_close_ties",
+                  "posts", "replies_sent", "online_months")
 FOLLOW_COLUMNS = ("follower", "followee", "since_step", "origin")
 
 SAMPLE = 20_000  # rank correlations use at most this many members (a seeded sample beyond it)
@@ -340,6 +341,7 @@ def member_table(state: State, params=None) -> dict[str, np.ndarray]:
         "join_order": state.join_order, "engagements": state.engagements,
         "nonfollower_impressions": state.nonfollower_impressions, "followers_at_exit": state.followers_at_exit,
         "group": pop.group, "new_mutual_ties": g.new_mutual, "new_close_ties": new_close_ties(g, threshold),
+        "posts": state.posts, "replies_sent": state.replies_sent, "online_months": state.online_months,
     }
     slots, tie_origin = mutual_tie_origin(g)
     for code, name in enumerate(ORIGINS):

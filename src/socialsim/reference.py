@@ -38,7 +38,7 @@ from .graph import CLASSIC, CONTENT, FOLLOW_BACK, MEETUP, OFFLINE, ORIGINS, SUGG
 from .params import Params
 from .phases.meet import VENUE
 from .phases.recommend import mixture_weights
-from .state import ACTIVE, LEFT, OUTSIDE, QUIET, StepCounts
+from .state import ACTIVE, LEFT, OUTSIDE, QUIET, StepCounts, month_bit
 
 
 class Tie:
@@ -76,6 +76,7 @@ class Person(mesa.Agent):
         self.joined_step = self.join_order = self.left_step = self.quiet_since = self.last_post = -1
         self.member_contacts = 0  # offline contacts on the platform
         self.impressions = self.nonfollower_impressions = self.engagements = self.followers_at_exit = 0
+        self.posts = self.replies_sent = self.online_months = 0
         self.following: dict[int, Tie] = {}
         self.followers: set[int] = set()
         self.exposures: list[tuple[int, float, int]] = []  # (author, probability, origin): chances to follow
@@ -105,10 +106,13 @@ class Person(mesa.Agent):
             return
         b, rnd = self.model.params.behaviour, self.model.random
         self.online = rnd.random() < self.activity
+        if self.online:
+            self.online_months |= month_bit(self.model.steps)
         if self.online and rnd.random() < b.post_prob:
             self.posted = True
             self.appeal = float(rules.post_appeal(self.skill, rnd.gauss(0.0, 1.0), b.appeal_noise))
             self.last_post = self.model.steps
+            self.posts += 1
 
     # --- read and engage ---------------------------------------------------
     def read(self) -> None:
@@ -155,6 +159,7 @@ class Person(mesa.Agent):
             author.engagements += 1
             if rnd.random() < rules.reply_probability(self.shyness, b.reply_share):
                 counts.replies += 1
+                self.replies_sent += 1
                 if rnd.random() < rules.answer_probability(author.shyness, b.answer_prob):
                     counts.answered += 1
                     for x, y in ((self, author), (author, self)):
@@ -624,7 +629,8 @@ class ReferenceModel(mesa.Model):
                          len(x.followers), len(x.following), mutual, sum(t.met for t in x.following.values()),
                          x.impressions, sum(t.familiarity for t in x.following.values()),
                          sum(t.closeness for t in x.following.values()), x.join_order, x.engagements,
-                         x.nonfollower_impressions, x.followers_at_exit, x.group, *by_origin, *self.new_ties(x)))
+                         x.nonfollower_impressions, x.followers_at_exit, x.group, *by_origin, *self.new_ties(x),
+                         x.posts, x.replies_sent, x.online_months))
         return pd.DataFrame(rows, columns=list(metrics.MEMBER_COLUMNS))
 
     def follows_frame(self) -> pd.DataFrame:

@@ -12,6 +12,17 @@ from .population import Population
 # membership status of a person
 OUTSIDE, ACTIVE, QUIET, LEFT = 0, 1, 2, 3
 
+#: steps in a month of ``State.online_months`` (monthly activity, as audience surveys count it)
+MONTH = 30
+#: months recorded in ``State.online_months`` (one bit each in an int64; later months are not recorded)
+MONTHS_RECORDED = 63
+
+
+def month_bit(step):
+    """The bit of ``State.online_months`` for a step (0 for steps past the recorded months)."""
+    month = step // MONTH
+    return (1 << month) if month < MONTHS_RECORDED else 0
+
 
 @dataclass
 class Timeline:
@@ -81,6 +92,9 @@ class State:
     nonfollower_impressions: np.ndarray = None  # reads by people who do not follow the author
     engagements: np.ndarray = None  # likes and replies received
     followers_at_exit: np.ndarray = None
+    posts: np.ndarray = None  # posts made, in total
+    replies_sent: np.ndarray = None  # replies made to others' posts, in total
+    online_months: np.ndarray = None  # bit m set when online in a step of month m (steps m*MONTH ...)
     elite: np.ndarray = None  # reach above the leaving.elite_quantile of the population
     n_joined: int = 0
     mainstream_since: int = -1
@@ -105,7 +119,8 @@ class State:
         s.status = np.zeros(n, np.int8)
         for name in ("joined_step", "join_order", "left_step", "quiet_since", "last_post"):
             setattr(s, name, np.full(n, -1, np.int64))
-        for name in ("member_contacts", "impressions", "nonfollower_impressions", "engagements", "followers_at_exit"):
+        for name in ("member_contacts", "impressions", "nonfollower_impressions", "engagements", "followers_at_exit",
+                     "posts", "replies_sent", "online_months"):
             setattr(s, name, np.zeros(n, np.int64))
         s.online = np.zeros(n, bool)
         s.posted = np.zeros(n, bool)

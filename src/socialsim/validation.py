@@ -381,3 +381,107 @@ def interval(values, level: float = 0.95) -> Interval:
     if n < 2:
         return Interval(mean, mean, mean, 0.0, n)
     return Interval(mean, lo, hi, float(x.std(ddof=1)), n)
+
+
+# --- calibration targets (Twitter in 2009) ---------------------------------------
+#: Public measurements of Twitter in 2009 that ``socialsim.calibrate`` fits to or checks against, by statistic
+#: name (see :data:`TARGET_SOURCES` and docs/VALIDATION.md, "Calibration targets").
+TWITTER2009_TARGETS: dict[str, float] = {
+    "reciprocity": 0.221,
+    "followers_powerlaw_alpha": 2.276,
+    "followed_by_no_followee": 0.676,
+    "follows_per_member": 35.2,  # 1.47 billion follows / 41.7 million accounts
+    "local_tie_share": 0.39,
+    "top10_post_share": 0.90,
+    "median_posts": 1.0,
+    "connected_share": 0.80,
+    "monthly_retention": 0.40,
+}
+TARGET_SOURCES: dict[str, str] = {
+    "reciprocity": "Kwak et al. 2010",
+    "followers_powerlaw_alpha": "Kwak et al. 2010",
+    "followed_by_no_followee": "Kwak et al. 2010",
+    "follows_per_member": "Kwak et al. 2010",
+    "local_tie_share": "Takhteyev, Gruzd & Wellman 2012",
+    "top10_post_share": "Heil & Piskorski 2009",
+    "median_posts": "Heil & Piskorski 2009",
+    "connected_share": "Heil & Piskorski 2009",
+    "monthly_retention": "Nielsen Online 2009 (Martin 2009)",
+}
+#: statistics reported beside the targets, with no published value to fit to
+CALIBRATION_EXTRAS = ("members", "replies_per_member")
+CALIBRATION_STATISTICS = tuple(TWITTER2009_TARGETS) + CALIBRATION_EXTRAS
+
+
+def local_tie_share(follows: pd.DataFrame, members: pd.DataFrame) -> float:
+    """Share of follows whose two ends live in the same town (Takhteyev et al. 2012: 39% within one
+    metropolitan region); ``members`` gives the towns (any frame with ``member_id`` and ``town``)."""
+    if len(follows) == 0:
+        return float("nan")
+    town = pd.Series(members["town"].to_numpy(), index=members["member_id"].to_numpy())
+    a = town.reindex(follows["follower"].to_numpy()).to_numpy()
+    b = town.reindex(follows["followee"].to_numpy()).to_numpy()
+    return float(np.mean(a == b))
+
+
+def top_post_share(members: pd.DataFrame, fraction: float = 0.10) -> float:
+    """Share of all posts written by the ``fraction`` most prolific members (Heil & Piskorski 2009: the top
+    10% wrote over 90%); ties at the cut are broken arbitrarily, which does not change the share."""
+    posts = np.sort(members["posts"].to_numpy(float))[::-1]
+    total = posts.sum()
+    if posts.size == 0 or total == 0:
+        return float("nan")
+    k = max(1, int(np.ceil(fraction * posts.size)))
+    return float(posts[:k].sum() / total)
+
+
+def monthly_retention(members: pd.DataFrame, steps: int, month: int | None = None) -> float:
+    """Mean over consecutive complete months of the share of a month's active members active again the next
+    month (Nielsen Online 2009: about 40% of a month's users came back the next month).
+
+    Active in month m = online in at least one of its steps (``online_months`` bit m; months of 30 steps,
+    month m = steps 30m .. 30m + 29). Month pairs count when both months end within the run's ``steps``;
+    NaN if there is no such pair.
+    """
+    from .state import MONTH, MONTHS_RECORDED  # noqa: PLC0415
+
+    month = MONTH if month is None else month
+    last = min((steps + 1) // month, MONTHS_RECORDED)  # months 0 .. last-1 are complete
+    bits = members["online_months"].to_numpy(np.int64)
+    shares = []
+    for m in range(last - 1):
+        now = (bits >> m) & 1 == 1
+        if now.any():
+            shares.append(float(((bits >> (m + 1)) & 1 == 1)[now].mean()))
+    return float(np.mean(shares)) if shares else float("nan")
+
+
+def calibration_statistics(out: RunOutput, steps: int | None = None) -> dict[str, float]:
+    """Every statistic of :data:`CALIBRATION_STATISTICS` for one run, computed the way its source defines it.
+
+    - Follow-graph statistics (Kwak et al., Takhteyev et al., Heil & Piskorski's 80%) are taken among the
+      members on the platform at the end (:func:`current`) and the live follows, as a crawl sees them.
+    - Posting statistics (Heil & Piskorski's concentration and median) count everyone who ever joined:
+      accounts that went quiet or left still count as users who posted little.
+    - Retention uses everyone who ever joined (see :func:`monthly_retention`); ``steps`` defaults to the last
+      measured step of ``out.timeseries``.
+    """
+    members = current(out.members)
+    steps = int(out.timeseries["step"].iloc[-1]) if steps is None else int(steps)
+    followers = members["followers"].to_numpy()
+    n = len(members)
+    alpha = powerlaw_fit(followers, body_share=BODY_SHARE).alpha if (followers > 0).sum() >= 10 else float("nan")
+    everyone = out.members
+    return {
+        "reciprocity": pair_reciprocity(out.follows),
+        "followers_powerlaw_alpha": float(alpha),
+        "followed_by_no_followee": share_followed_by_no_followee(out.follows, members),
+        "follows_per_member": float(members["followees"].mean()) if n else float("nan"),
+        "local_tie_share": local_tie_share(out.follows, everyone),
+        "top10_post_share": top_post_share(everyone, 0.10),
+        "median_posts": float(np.median(everyone["posts"])) if len(everyone) else float("nan"),
+        "connected_share": float(((members["followers"] + members["followees"]) > 0).mean()) if n else float("nan"),
+        "monthly_retention": monthly_retention(everyone, steps),
+        "members": float(n),
+        "replies_per_member": float(everyone["replies_sent"].mean()) if len(everyone) else float("nan"),
+    }

@@ -31,6 +31,7 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     u = rng.random(len(tl))[engaged]
     reply = engaged[u < rules.reply_probability(pop.shyness[tl.reader[engaged]], b.reply_share)]
     u = rng.random(len(tl))[reply]
+    state.replies_sent += np.bincount(tl.reader[reply], minlength=n)
     answered = reply[u < rules.answer_probability(pop.shyness[tl.author[reply]], b.answer_prob)]
     # an answered reply is two-way contact: closeness grows on both sides' follows, where they exist
     pair_r, pair_a = tl.reader[answered], tl.author[answered]

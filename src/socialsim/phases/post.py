@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import rules
 from ..params import Params
-from ..state import ACTIVE, State
+from ..state import ACTIVE, State, month_bit
 
 
 def run(state: State, params: Params, rng: np.random.Generator) -> None:
@@ -18,3 +18,6 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     state.appeal[authors] = rules.post_appeal(state.pop.skill[authors], rng.standard_normal(authors.size),
                                               b.appeal_noise)
     state.last_post[authors] = state.step
+    # counters only (no draws): lifetime posts and the months one was online in, for the calibration targets
+    state.posts[authors] += 1
+    state.online_months[state.online] |= month_bit(state.step)
