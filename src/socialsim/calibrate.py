@@ -80,6 +80,7 @@ class Prior:
         return float((hi - lo) / math.sqrt(12.0))
 
     def rv(self):
+        """The prior as a pyabc random variable (uniform, or uniform in log10 for a log prior)."""
         import pyabc  # noqa: PLC0415
 
         if self.scale == "log":

@@ -102,6 +102,7 @@ class SlurmLauncher(_PluginSlurmLauncher):
         return folder, chash
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        """Submit the sweep's jobs that are not complete, wait for them, and report each failed job in one line."""
         import submitit
 
         from .io import is_complete

@@ -61,6 +61,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Write a run's follow graph as GraphML, GEXF or an edge list; returns the exit code."""
     parser = _Parser(prog="python -m socialsim.export",
                      description="Write the follow graph of a run for Gephi, networkx or igraph.")
     parser.add_argument("run", help="a complete run folder (holding summary.json)")

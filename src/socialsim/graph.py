@@ -261,18 +261,22 @@ class FollowGraph:
     # --- sizes -------------------------------------------------------------
     @property
     def used(self) -> int:
+        """Slots in use, including tombstones of removed follows (compaction reclaims them)."""
         return int(self.counters[N_USED])
 
     @property
     def n_edges(self) -> int:
+        """Live follows."""
         return int(self.counters[N_ALIVE])
 
     @property
     def mutual_pairs(self) -> int:
+        """Pairs of members who follow each other."""
         return int(self.counters[N_MUTUAL_PAIRS])
 
     @property
     def local_edges(self) -> int:
+        """Live follows within one town."""
         return int(self.counters[N_LOCAL])
 
     def alive_index(self) -> np.ndarray:
@@ -346,6 +350,7 @@ class FollowGraph:
         return _find_edges(self.keys, self.vals, self.n, src, dst)
 
     def follows(self, src, dst) -> np.ndarray:
+        """Whether each ``src[i]`` follows ``dst[i]`` (a boolean array)."""
         return self.find(src, dst) >= 0
 
     def compact(self, force: bool = False) -> None:
@@ -410,6 +415,7 @@ class FollowGraph:
     @classmethod
     def from_state(cls, n: int, town: np.ndarray, state: dict[str, np.ndarray],
                    contacts_indptr: np.ndarray | None = None, contacts: np.ndarray | None = None) -> FollowGraph:
+        """Rebuild a graph from :meth:`state` (the arrays of a checkpoint)."""
         g = cls(n, town, capacity=max(1024, len(state["src"])), contacts_indptr=contacts_indptr, contacts=contacts)
         alive = state["alive"].astype(bool)
         g.add(state["src"][alive], state["dst"][alive], 0)

@@ -92,6 +92,7 @@ class PlatformModel(mesa.Model):
         self.measure()
 
     def measure(self) -> None:
+        """Compute every metric for the current state and hand them to the DataCollector."""
         self.metrics = metrics.measure(self.state, self.params)
         self.datacollector.collect(self)
 
@@ -120,6 +121,7 @@ class PlatformModel(mesa.Model):
         return df.reset_index(drop=True)
 
     def member_frame(self) -> pd.DataFrame:
+        """One row per person who joined, with the columns of ``metrics.MEMBER_COLUMNS``."""
         return pd.DataFrame(metrics.member_table(self.state, self.params), columns=list(metrics.MEMBER_COLUMNS))
 
     def follows_frame(self) -> pd.DataFrame:
@@ -129,4 +131,5 @@ class PlatformModel(mesa.Model):
         return df
 
     def member(self, member_id: int) -> Member:
+        """The Mesa agent of one member."""
         return self.members[member_id]

@@ -29,6 +29,7 @@ BYTES_PER_CONTACT = 48
 
 @dataclass
 class Population:
+    """The people who could join: their traits, towns and offline contact network (CSR)."""
     skill: np.ndarray  # social skill in [0, 1]
     reach: np.ndarray  # offline audience and prominence, log-normal with mean 1
     reach_z: np.ndarray  # reach as a standard-normal score
@@ -45,9 +46,11 @@ class Population:
 
     @property
     def size(self) -> int:
+        """Number of people."""
         return self.skill.shape[0]
 
     def contacts_of(self, i: int) -> np.ndarray:
+        """The offline contacts of person ``i``."""
         return self.contacts[self.contacts_indptr[i]: self.contacts_indptr[i + 1]]
 
     def contact_pairs(self, people: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

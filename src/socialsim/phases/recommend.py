@@ -67,10 +67,12 @@ def _uniform(pool: np.ndarray, size: int, rng) -> np.ndarray:
 
 
 def suggest_random(state, params, reader, pool, rng):
+    """One member of ``pool`` per reader, uniformly at random (-1 where the pool is empty)."""
     return _uniform(pool, reader.size, rng)
 
 
 def suggest_popularity(state, params, reader, pool, rng):
+    """One member of ``pool`` per reader, drawn in proportion to followers + 1."""
     if pool.size == 0:
         return np.full(reader.size, -1, np.int64)
     cum = np.cumsum(state.graph.in_deg[pool] + 1.0)
@@ -78,6 +80,7 @@ def suggest_popularity(state, params, reader, pool, rng):
 
 
 def suggest_friends_of_friends(state, params, reader, pool, rng):
+    """For each reader, a followee of a followee, drawn at random (-1 where there is none)."""
     g = state.graph
     csr = g.followees_csr()
 
@@ -97,6 +100,7 @@ def suggest_friends_of_friends(state, params, reader, pool, rng):
 
 
 def suggest_local(state, params, reader, pool, rng):
+    """For each reader, a member of the pool from the reader's own town, drawn at random."""
     town = state.pop.town
     order = pool[np.argsort(town[pool], kind="stable")]
     starts = np.searchsorted(town[order], np.arange(params.population.towns + 1))
@@ -109,6 +113,7 @@ def suggest_local(state, params, reader, pool, rng):
 
 
 def suggest_newcomer(state, params, reader, pool, rng):
+    """For each reader, a member of the pool who joined within ``platform.newcomer_window`` steps."""
     recent = pool[state.joined_step[pool] >= state.step - params.platform.newcomer_window]
     return _uniform(recent, reader.size, rng)
 
