@@ -30,7 +30,7 @@ SIZE, STEPS, SEEDS = 300, 100, range(30)
 HEADLINE = ("members", "follows", "reciprocity", "gini_followers", "top10_share_impressions",
             "spearman_skill_followers", "spearman_reach_followers", "low_skill_connected_share",
             "offline_ties_per_member", "close_ties_per_member", "intimacy_gap", "local_tie_share")
-TOTALS = ("joined", "attendees")
+TOTALS = ("joined", "left", "attendees")
 COMPARED = HEADLINE + tuple(f"{name}_total" for name in TOTALS)
 FAMILY_ALPHA = 0.01
 KS_ALPHA = FAMILY_ALPHA / (2 * len(COMPARED))
@@ -38,13 +38,17 @@ T_CRIT = float(stats.t.ppf(1 - KS_ALPHA / 2, len(SEEDS) - 1))  # two-sided, same
 
 CONFIGS = {
     "default": {},
-    # every recommender, ranked timelines, frequent meetups, a tight follow cap and Dunbar number, churn
-    "variant": {"platform.recommender": "mixture",
+    # every recommender, ranked timelines, frequent meetups, a tight follow cap, the old rules (a Dunbar cap and
+    # an exit rate imposed on the early elite), churn
+    "variant": {"intimacy.close_rule": "dunbar", "leaving.exit_rule": "imposed", "leaving.elite_exit_rate": 0.02,"platform.recommender": "mixture",
                 "platform.recommender_mix": {"random": 1, "popularity": 1, "friends_of_friends": 1, "local": 1,
                                              "newcomer": 1},
                 "platform.timeline": "engagement", "platform.follow_cap": 40, "meetups.rate": 0.2,
                 "meetups.min_members": 10, "intimacy.dunbar": 5, "leaving.quiet_rate": 0.01,
                 "leaving.quiet_steps": 10},
+    # a larger reply budget without exploration, and members quick to be disappointed by their audience
+    "budget": {"intimacy.reply_budget": 2, "intimacy.exploration": 0.0, "leaving.expectation_memory": 20,
+               "leaving.tolerance": 0.0, "leaving.disappointment_exit": 0.5, "leaving.quiet_steps": 10},
 }
 
 
