@@ -5,7 +5,7 @@ Start it with ``python -m socialsim.viz`` (or ``solara run src/socialsim/app.py`
 The page is a Mesa 3.5 ``SolaraViz``:
 
 * the sidebar holds Step / Play / Reset and the main levers (population size, openness, recommender, timeline
-  ordering, reshares, meetup rate, elite early adoption, elite exit, seed); lever changes apply on Reset;
+  ordering, reshares, meetup rate, elite early adoption, elite exit rate, exit rule, seed); lever changes apply on Reset;
 * the follow network: nodes coloured by skill quartile or town, sized by followers, offline ties (people who met)
   thick and red, online follows thin and grey; beyond ``NETWORK_MAX_NODES`` members it shows the top accounts by
   followers plus a stable random sample of the rest;
@@ -38,7 +38,7 @@ from mesa.visualization import Slider, SolaraViz
 from mesa.visualization.utils import update_counter
 
 from socialsim.model import PlatformModel
-from socialsim.params import RECOMMENDERS, TIMELINES, Params
+from socialsim.params import EXIT_RULES, RECOMMENDERS, TIMELINES, Params
 
 DEFAULTS = Params()  # the command line's defaults
 APP_POPULATION_SIZE = 500  # the page's default population (the CLI's is DEFAULTS.population.size)
@@ -81,6 +81,7 @@ class AppModel(PlatformModel):
         meetup_rate: float = DEFAULTS.meetups.rate,
         elite_early_adoption: float = DEFAULTS.adoption.elite_early_adoption,
         elite_exit_rate: float = DEFAULTS.leaving.elite_exit_rate,
+        exit_rule: str = DEFAULTS.leaving.exit_rule,
         seed: int | str = DEFAULTS.seed,
         steps: int = DEFAULTS.run.steps,
     ):
@@ -94,6 +95,7 @@ class AppModel(PlatformModel):
             meetups__rate=float(meetup_rate),
             adoption__elite_early_adoption=float(elite_early_adoption),
             leaving__elite_exit_rate=float(elite_exit_rate),
+            leaving__exit_rule=exit_rule,
             seed=seed,
             run__steps=int(steps),
         )
@@ -451,7 +453,7 @@ def SummaryPanel(model: AppModel):
         solara.Text(f"recommender: {p.platform.recommender}; timeline: {p.platform.timeline}; "
                     f"reshares: {'on' if p.platform.reshares else 'off'}; openness: {p.platform.openness:g}; "
                     f"meetup rate: {p.meetups.rate:g}; elite early adoption: {p.adoption.elite_early_adoption:g}; "
-                    f"elite exit rate: {p.leaving.elite_exit_rate:g}; seed: {p.seed}", classes=["socialsim-levers"])
+                    f"exit rule: {p.leaving.exit_rule}; elite exit rate: {p.leaving.elite_exit_rate:g}; seed: {p.seed}", classes=["socialsim-levers"])
         for name in HEADLINE_METRICS:
             solara.Text(f"{name} = {m[name]:.3f}")
 
@@ -483,6 +485,8 @@ model_params = {
     "meetup_rate": _slider("Meetup rate", DEFAULTS.meetups.rate, 0.0, 0.2, 0.005),
     "elite_early_adoption": _slider("Elite early adoption", DEFAULTS.adoption.elite_early_adoption, 0.0, 5.0, 0.1),
     "elite_exit_rate": _slider("Elite exit rate", DEFAULTS.leaving.elite_exit_rate, 0.0, 0.05, 0.001),
+    "exit_rule": {"type": "Select", "value": DEFAULTS.leaving.exit_rule, "values": list(EXIT_RULES),
+                  "label": "Why members leave (elite exit rate: under 'imposed')"},
     "seed": {"type": "InputText", "value": str(DEFAULTS.seed), "label": "Seed"},
 }
 
