@@ -509,7 +509,29 @@ def report(results: dict) -> str:
             lines.append(f"| {r['runs']} | {r['size']:,} x {r['steps']} | {via} | {r['t1_s']:.1f} | {r['t2_s']:.1f} | "
                          f"{r['speedup']:.2f} | {r['efficiency']:.0%} | {_load(r)} |")
         lines.append("")
+    if "compare" in results:
+        lines += [compare_report(results["compare"]), ""]
     return "\n".join(lines)
+
+
+def compare_report(c: dict) -> str:
+    """The section of results.md written by benchmarks/compare.py: this tree against an earlier commit."""
+    m = c.get("machine", {})
+    rows = ["## Against an earlier commit, in one benchmark run", "",
+            f"Command: `python benchmarks/compare.py --before {c['before']}` (see its docstring), at {c['after']} on "
+            f"{m.get('cpu')}, {m.get('cores')} cores, Python {m.get('python')}, numba {m.get('numba')}. Default "
+            f"parameters, {c['size']:,} people x {c['steps']} steps, seed {c['seed']}, in process; fresh "
+            f"processes alternating before and after, {c['repeats']} each; numba compile time excluded.", "",
+            "| tree | run times (s) | median run (s) | median build (s) |", "|---|---|---:|---:|"]
+    for name, rev in (("before", c["before"]), ("after", c["after"])):
+        rows.append(f"| {name} ({rev}) | {', '.join(f'{t:.2f}' for t in c['run_s'][name])} | "
+                    f"{c['median_run_s'][name]:.2f} | {c['build_s'][name]:.3f} |")
+    old = " ".join(f"{k}={v}" for k, v in c["old_rules"].items())
+    rows += ["", f"After / before (medians): {c['ratio']:.3f} ({c['ratio'] - 1:+.1%}); load {_load(c)}. With the "
+             f"earlier rules named ({old}) the after tree's metrics are "
+             + ("identical, step by step, to the before tree's." if c["old_rules_identical"]
+                else "NOT identical to the before tree's.")]
+    return "\n".join(rows)
 
 
 def _load(r: dict) -> str:
