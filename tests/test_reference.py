@@ -40,7 +40,8 @@ CONFIGS = {
     "default": {},
     # every recommender, ranked timelines, frequent meetups, a tight follow cap, the old rules (a Dunbar cap and
     # an exit rate imposed on the early elite), churn
-    "variant": {"intimacy.close_rule": "dunbar", "leaving.exit_rule": "imposed", "leaving.elite_exit_rate": 0.02,"platform.recommender": "mixture",
+    "variant": {"intimacy.close_rule": "dunbar", "leaving.exit_rule": "imposed", "leaving.elite_exit_rate": 0.02,
+                "platform.recommender": "mixture",
                 "platform.recommender_mix": {"random": 1, "popularity": 1, "friends_of_friends": 1, "local": 1,
                                              "newcomer": 1},
                 "platform.timeline": "engagement", "platform.follow_cap": 40, "meetups.rate": 0.2,
@@ -151,9 +152,15 @@ SHARED_RULES = {
     "is_silent": (lambda last_post, joined_step, step, silence_steps: np.ones_like(np.asarray(last_post), bool),
                   {"behaviour.unfollow_prob": 0.5}),
     # meetups in two towns every step, each attendee meeting four others: many close ties, one kept
-    "demoted_closeness": (lambda threshold: 0.0, {"intimacy.dunbar": 1, "intimacy.close_threshold": 0.01,
+    "demoted_closeness": (lambda threshold: 0.0, {"intimacy.close_rule": "dunbar", "intimacy.dunbar": 1, "intimacy.close_threshold": 0.01,
                                                   "meetups.rate": 1.0, "meetups.min_members": 3, "meetups.meets": 4,
                                                   "population.towns": 2}),
+    # the reply budget: no reply fits, or replies are chosen at random whatever the closeness
+    "within_budget": (lambda owner, priority, budget: np.zeros(np.shape(owner)[0], bool), {}),
+    "interaction_priority": (lambda closeness, u, exploration: u, {"intimacy.exploration": 0.0,
+                                                                   "behaviour.engage_base": 4.0}),
+    # leaving when one's audience changes: everyone half likely to go quiet every step
+    "audience_quiet_probability": (lambda *args: 0.5 + 0.0 * np.asarray(args[0], float), {}),
 }
 
 
