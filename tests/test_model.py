@@ -291,12 +291,14 @@ def test_meetups_narrow_the_intimacy_gap():
 
 
 def test_close_ties_are_capped_at_dunbar():
-    m = run(**{"intimacy.close_rule": "dunbar", "intimacy.dunbar": 2, "meetups.rate": 0.3, "meetups.min_members": 5, "meetups.meets": 6})
+    m = run(**{"intimacy.close_rule": "dunbar", "intimacy.dunbar": 2, "meetups.rate": 0.3, "meetups.min_members": 5,
+               "meetups.meets": 6})
     g = m.state.graph
     idx = g.alive_index()
     close = idx[g.closeness[idx] >= m.params.intimacy.close_threshold]
     assert np.bincount(g.src[close]).max() <= 2
-    loose = run(**{"intimacy.close_rule": "dunbar", "intimacy.dunbar": 1000, "meetups.rate": 0.3, "meetups.min_members": 5, "meetups.meets": 6})
+    loose = run(**{"intimacy.close_rule": "dunbar", "intimacy.dunbar": 1000, "meetups.rate": 0.3,
+                   "meetups.min_members": 5, "meetups.meets": 6})
     g = loose.state.graph
     idx = g.alive_index()
     close = idx[g.closeness[idx] >= loose.params.intimacy.close_threshold]
@@ -329,7 +331,8 @@ def test_members_leave_and_take_their_follows():
 
 def test_early_elite_leave_once_mainstream():
     def elite_left(rate):
-        m = run(**{"leaving.exit_rule": "imposed", "leaving.elite_exit_rate": rate, "leaving.quiet_rate": 0.0, "leaving.quiet_steps": 1,
+        m = run(**{"leaving.exit_rule": "imposed", "leaving.elite_exit_rate": rate, "leaving.quiet_rate": 0.0,
+                   "leaving.quiet_steps": 1,
                    "leaving.mainstream_share": 0.2, "run.steps": 120})
         f = m.member_frame()
         elite = m.state.elite[f.member_id]

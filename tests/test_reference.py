@@ -152,7 +152,8 @@ SHARED_RULES = {
     "is_silent": (lambda last_post, joined_step, step, silence_steps: np.ones_like(np.asarray(last_post), bool),
                   {"behaviour.unfollow_prob": 0.5}),
     # meetups in two towns every step, each attendee meeting four others: many close ties, one kept
-    "demoted_closeness": (lambda threshold: 0.0, {"intimacy.close_rule": "dunbar", "intimacy.dunbar": 1, "intimacy.close_threshold": 0.01,
+    "demoted_closeness": (lambda threshold: 0.0, {"intimacy.close_rule": "dunbar", "intimacy.dunbar": 1,
+                                                  "intimacy.close_threshold": 0.01,
                                                   "meetups.rate": 1.0, "meetups.min_members": 3, "meetups.meets": 4,
                                                   "population.towns": 2}),
     # the reply budget: no reply fits, or replies are chosen at random whatever the closeness

@@ -5,7 +5,8 @@ Start it with ``python -m socialsim.viz`` (or ``solara run src/socialsim/app.py`
 The page is a Mesa 3.5 ``SolaraViz``:
 
 * the sidebar holds Step / Play / Reset and the main levers (population size, openness, recommender, timeline
-  ordering, reshares, meetup rate, elite early adoption, elite exit rate, exit rule, seed); lever changes apply on Reset;
+  ordering, reshares, meetup rate, elite early adoption, elite exit rate, exit rule, seed); lever changes apply on
+  Reset;
 * the follow network: nodes coloured by skill quartile or town, sized by followers, offline ties (people who met)
   thick and red, online follows thin and grey; beyond ``NETWORK_MAX_NODES`` members it shows the top accounts by
   followers plus a stable random sample of the rest;
@@ -453,7 +454,8 @@ def SummaryPanel(model: AppModel):
         solara.Text(f"recommender: {p.platform.recommender}; timeline: {p.platform.timeline}; "
                     f"reshares: {'on' if p.platform.reshares else 'off'}; openness: {p.platform.openness:g}; "
                     f"meetup rate: {p.meetups.rate:g}; elite early adoption: {p.adoption.elite_early_adoption:g}; "
-                    f"exit rule: {p.leaving.exit_rule}; elite exit rate: {p.leaving.elite_exit_rate:g}; seed: {p.seed}", classes=["socialsim-levers"])
+                    f"exit rule: {p.leaving.exit_rule}; elite exit rate: {p.leaving.elite_exit_rate:g}; seed: {p.seed}",
+                    classes=["socialsim-levers"])
         for name in HEADLINE_METRICS:
             solara.Text(f"{name} = {m[name]:.3f}")
 

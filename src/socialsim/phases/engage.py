@@ -74,4 +74,3 @@ def _within_budgets(state: State, params: Params, rng: np.random.Generator, repl
     keep = rules.within_budget(tl.author[willing], rules.interaction_priority(
         closeness, explore_answer[willing], it.exploration), it.reply_budget)
     return reply, willing[keep], back[keep]
-

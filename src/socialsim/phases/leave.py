@@ -1,6 +1,6 @@
 """Leave: members go quiet at a base rate, more so when the share of their followers whom they value has fallen
-below what they came to expect (leaving.exit_rule=audience; or, under exit_rule=imposed, early elite adopters once the platform
-is mainstream), and quiet members leave after a while, taking their follows with them."""
+below what they came to expect (leaving.exit_rule=audience; under exit_rule=imposed, early elite adopters once
+the platform is mainstream), and quiet members leave after a while, taking their follows with them."""
 
 from __future__ import annotations
 
