@@ -7,7 +7,8 @@ The earlier commit is checked out in a temporary git worktree (removed afterward
 subprocess that imports socialsim from one of the two trees, warms the numba kernels up (a 200-member model,
 5 steps; compile time is not counted), then builds and runs the default model in process. Runs alternate
 before, after, before, after, ... so that load on the shared machine touches both alike; the report gives the
-medians of ``--repeats`` runs each and the ratio after / before of the run times.
+medians of ``--repeats`` runs each and the ratio after / before of the run times (wall clock), and of their CPU
+times, which other load on the machine disturbs less.
 
 It also runs this checkout once more with the earlier rules named (``--old-rules``, by default the exit and
 close rules that the changes since 71a9d05 replaced) and checks that its metrics, step by step, are identical
@@ -93,8 +94,11 @@ def compare(before: str, size: int, steps: int, repeats: int, seed: int, old_rul
     return {
         "before": before_rev, "after": after_rev, "size": size, "steps": steps, "seed": seed, "repeats": repeats,
         "run_s": {name: [r["run_s"] for r in runs] for name, runs in times.items()},
+        "cpu_s": {name: [r["cpu_s"] for r in runs] for name, runs in times.items()},
         "build_s": {name: statistics.median(r["build_s"] for r in runs) for name, runs in times.items()},
         "median_run_s": med, "ratio": med["after"] / med["before"],
+        "cpu_ratio": (statistics.median(r["cpu_s"] for r in times["after"])
+                      / statistics.median(r["cpu_s"] for r in times["before"])),
         "load": [[r["load_before"], r["load_after"]] for runs in times.values() for r in runs],
         "old_rules": old_rules, "old_rules_identical": old["digest"] == times["before"][0]["digest"],
         "machine": bench.machine(),
