@@ -6,13 +6,14 @@
 The earlier commit is checked out in a temporary git worktree (removed afterwards). Each timed run is a fresh
 subprocess that imports socialsim from one of the two trees, warms the numba kernels up (a 200-member model,
 5 steps; compile time is not counted), then builds and runs the default model in process. Runs alternate
-before, after, before, after, ... so that load on the shared machine touches both alike; the report gives the
+before, after, before, after, ... so that load on the shared machine touches all alike; the report gives the
 medians of ``--repeats`` runs each and the ratio after / before of the run times (wall clock), and of their CPU
 times, which other load on the machine disturbs less.
 
-It also runs this checkout once more with the earlier rules named (``--old-rules``, by default the exit and
-close rules that the changes since 71a9d05 replaced) and checks that its metrics, step by step, are identical
-to the earlier commit's default run: the old rules are still reachable, draw for draw.
+A third arm runs this checkout with the earlier rules named (``--old-rules``, by default the exit and close rules
+that replaced earlier ones since 71a9d05): its time separates the cost of the new rules from other changes, and
+its metrics, step by step, must be identical to the earlier commit's default run (the old rules are still
+reachable, draw for draw).
 
 The result goes into ``benchmarks/results.json`` (key ``compare``) and ``benchmarks/results.md`` is rewritten
 from it (``benchmarks/run.py --report-only`` does the same).
@@ -80,14 +81,15 @@ def compare(before: str, size: int, steps: int, repeats: int, seed: int, old_rul
         tree = Path(tmp) / "before"
         _git("worktree", "add", "--detach", str(tree), before_rev)
         try:
-            times: dict[str, list[dict]] = {"before": [], "after": []}
+            times: dict[str, list[dict]] = {"before": [], "after": [], "after_old_rules": []}
+            arms = (("before", tree / "src", {}), ("after", ROOT / "src", {}),
+                    ("after_old_rules", ROOT / "src", old_rules))
             for i in range(repeats):
-                for name, src in (("before", tree / "src"), ("after", ROOT / "src")):
-                    r = run_in(src, size, steps, seed)
+                for name, src, overrides in arms:
+                    r = run_in(src, size, steps, seed, overrides)
                     times[name].append(r)
                     log(f"  {name} {i + 1}/{repeats}: run {r['run_s']:.2f} s (build {r['build_s']:.2f} s), "
                         f"load {r['load_before']:.1f}")
-            old = run_in(ROOT / "src", size, steps, seed, old_rules)
         finally:
             _git("worktree", "remove", "--force", str(tree))
     med = {name: statistics.median(r["run_s"] for r in runs) for name, runs in times.items()}
@@ -99,8 +101,10 @@ def compare(before: str, size: int, steps: int, repeats: int, seed: int, old_rul
         "median_run_s": med, "ratio": med["after"] / med["before"],
         "cpu_ratio": (statistics.median(r["cpu_s"] for r in times["after"])
                       / statistics.median(r["cpu_s"] for r in times["before"])),
+        "old_rules_ratio": med["after_old_rules"] / med["before"],
         "load": [[r["load_before"], r["load_after"]] for runs in times.values() for r in runs],
-        "old_rules": old_rules, "old_rules_identical": old["digest"] == times["before"][0]["digest"],
+        "old_rules": old_rules, "old_rules_identical": all(r["digest"] == times["before"][0]["digest"]
+                                  for r in times["before"] + times["after_old_rules"]),
         "machine": bench.machine(),
     }
 

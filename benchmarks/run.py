@@ -524,14 +524,18 @@ def compare_report(c: dict) -> str:
             f"processes alternating before and after, {c['repeats']} each; numba compile time excluded.", "",
             "| tree | run times (s) | median run (s) | run CPU times (s) | median build (s) |",
             "|---|---|---:|---|---:|"]
-    for name, rev in (("before", c["before"]), ("after", c["after"])):
+    old = " ".join(f"{k}={v}" for k, v in c["old_rules"].items())
+    arms = [("before", c["before"]), ("after", c["after"])]
+    arms += [("after_old_rules", f"{c['after']}, {old}")] if "after_old_rules" in c["run_s"] else []
+    for name, rev in arms:
         cpu = ", ".join(f"{t:.2f}" for t in c.get("cpu_s", {}).get(name, []))
         rows.append(f"| {name} ({rev}) | {', '.join(f'{t:.2f}' for t in c['run_s'][name])} | "
                     f"{c['median_run_s'][name]:.2f} | {cpu} | {c['build_s'][name]:.3f} |")
-    old = " ".join(f"{k}={v}" for k, v in c["old_rules"].items())
     cpu = f"; of the CPU times {c['cpu_ratio']:.3f} ({c['cpu_ratio'] - 1:+.1%})" if "cpu_ratio" in c else ""
-    rows += ["", f"After / before (medians of the run times): {c['ratio']:.3f} ({c['ratio'] - 1:+.1%}){cpu}; 1-minute "
-             f"load average {_load(c)} on 2 cores. With the "
+    if "old_rules_ratio" in c:
+        cpu += f"; after with the earlier rules named / before, run times: {c['old_rules_ratio']:.3f}"
+    rows += ["", f"After / before (medians of the run times): {c['ratio']:.3f} ({c['ratio'] - 1:+.1%}){cpu}; "
+             f"1-minute load average {_load(c)} on 2 cores. With the "
              f"earlier rules named ({old}) the after tree's metrics are "
              + ("identical, step by step, to the before tree's." if c["old_rules_identical"]
                 else "NOT identical to the before tree's.")]
