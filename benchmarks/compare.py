@@ -5,7 +5,8 @@
 
 The earlier commit is checked out in a temporary git worktree (removed afterwards). Each timed run is a fresh
 subprocess that imports socialsim from one of the two trees, warms the numba kernels up (a 200-member model,
-5 steps; compile time is not counted), then builds and runs the default model in process. Runs alternate
+5 steps; compile time is not counted), then builds and runs the default model in process; an untimed run in
+each tree first fills numba's cache of compiled kernels. Runs alternate
 before, after, before, after, ... so that load on the shared machine touches all alike; the report gives the
 medians of ``--repeats`` runs each and the ratio after / before of the run times (wall clock), and of their CPU
 times, which other load on the machine disturbs less.
@@ -84,6 +85,10 @@ def compare(before: str, size: int, steps: int, repeats: int, seed: int, old_rul
             times: dict[str, list[dict]] = {"before": [], "after": [], "after_old_rules": []}
             arms = (("before", tree / "src", {}), ("after", ROOT / "src", {}),
                     ("after_old_rules", ROOT / "src", old_rules))
+            # numba caches compiled kernels next to their source: a first, untimed run in each tree fills the cache
+            # of a fresh worktree (the warm-up inside a run does not reach every kernel)
+            for src in (tree / "src", ROOT / "src"):
+                run_in(src, size, steps, seed)
             for i in range(repeats):
                 for name, src, overrides in arms:
                     r = run_in(src, size, steps, seed, overrides)
