@@ -509,7 +509,37 @@ def report(results: dict) -> str:
             lines.append(f"| {r['runs']} | {r['size']:,} x {r['steps']} | {via} | {r['t1_s']:.1f} | {r['t2_s']:.1f} | "
                          f"{r['speedup']:.2f} | {r['efficiency']:.0%} | {_load(r)} |")
         lines.append("")
+    if "compare" in results:
+        lines += [compare_report(results["compare"]), ""]
     return "\n".join(lines)
+
+
+def compare_report(c: dict) -> str:
+    """The section of results.md written by benchmarks/compare.py: this tree against an earlier commit."""
+    m = c.get("machine", {})
+    rows = ["## Against an earlier commit, in one benchmark run", "",
+            f"Command: `python benchmarks/compare.py --before {c['before']}` (see its docstring), at {c['after']} on "
+            f"{m.get('cpu')}, {m.get('cores')} cores, Python {m.get('python')}, numba {m.get('numba')}. Default "
+            f"parameters, {c['size']:,} people x {c['steps']} steps, seed {c['seed']}, in process; fresh "
+            f"processes alternating before and after, {c['repeats']} each; numba compile time excluded.", "",
+            "| tree | run times (s) | median run (s) | run CPU times (s) | median build (s) |",
+            "|---|---|---:|---|---:|"]
+    old = " ".join(f"{k}={v}" for k, v in c["old_rules"].items())
+    arms = [("before", c["before"]), ("after", c["after"])]
+    arms += [("after_old_rules", f"{c['after']}, {old}")] if "after_old_rules" in c["run_s"] else []
+    for name, rev in arms:
+        cpu = ", ".join(f"{t:.2f}" for t in c.get("cpu_s", {}).get(name, []))
+        rows.append(f"| {name} ({rev}) | {', '.join(f'{t:.2f}' for t in c['run_s'][name])} | "
+                    f"{c['median_run_s'][name]:.2f} | {cpu} | {c['build_s'][name]:.3f} |")
+    cpu = f"; of the CPU times {c['cpu_ratio']:.3f} ({c['cpu_ratio'] - 1:+.1%})" if "cpu_ratio" in c else ""
+    if "old_rules_ratio" in c:
+        cpu += f"; after with the earlier rules named / before, run times: {c['old_rules_ratio']:.3f}"
+    rows += ["", f"After / before (medians of the run times): {c['ratio']:.3f} ({c['ratio'] - 1:+.1%}){cpu}; "
+             f"1-minute load average {_load(c)} on 2 cores. With the "
+             f"earlier rules named ({old}) the after tree's metrics are "
+             + ("identical, step by step, to the before tree's." if c["old_rules_identical"]
+                else "NOT identical to the before tree's.")]
+    return "\n".join(rows)
 
 
 def _load(r: dict) -> str:

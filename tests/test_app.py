@@ -22,13 +22,13 @@ def test_app_model_defaults_are_the_cli_defaults_except_size():
 def test_controls_map_to_parameters_and_match_the_constructor():
     m = app.AppModel(size=120, openness=0.3, recommender="local", timeline="engagement", reshares=False,
                      meetup_rate=0.1, elite_early_adoption=2.0, elite_exit_rate=0.02, minority_share=0.3,
-                     homophily=0.8, seed="7")
+                     homophily=0.8, exit_rule="imposed", seed="7")
     p = m.params
     assert (p.population.minority_share, p.population.homophily) == (0.3, 0.8)
     assert (p.population.size, p.platform.openness, p.platform.recommender, p.platform.timeline) == (
         120, 0.3, "local", "engagement")
     assert (p.platform.reshares, p.meetups.rate, p.adoption.elite_early_adoption, p.leaving.elite_exit_rate,
-            p.seed) == (False, 0.1, 2.0, 0.02, 7)
+            p.leaving.exit_rule, p.seed) == (False, 0.1, 2.0, 0.02, "imposed", 7)
     # every control is a constructor argument, and its initial value is the constructor's default
     import inspect
 

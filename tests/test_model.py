@@ -68,7 +68,10 @@ def test_mixture_key_order_changes_neither_the_hash_nor_the_run(engine):
     {},
     {"platform.recommender": "friends_of_friends", "platform.timeline": "engagement"},
     {"platform.recommender": "mixture", "platform.follow_cap": 15, "leaving.quiet_rate": 0.02,
-     "leaving.quiet_steps": 3, "meetups.rate": 0.3, "intimacy.dunbar": 3},
+     "leaving.quiet_steps": 3, "meetups.rate": 0.3, "intimacy.close_rule": "dunbar", "intimacy.dunbar": 3,
+     "leaving.exit_rule": "imposed"},
+    {"intimacy.reply_budget": 3, "intimacy.exploration": 0.0, "leaving.tolerance": 0.0,
+     "leaving.disappointment_exit": 1.0, "leaving.quiet_steps": 2},
     {"platform.invite_only": True, "platform.recommender": "newcomer_boost", "platform.reshares": False},
 ])
 def test_invariants_hold_after_every_step(overrides):
@@ -95,7 +98,7 @@ def test_people_join_over_time_and_newcomers_follow_offline_contacts():
 
 def test_openness_drives_spontaneous_joining():
     alone = {"adoption.imitation_rate": 0.0, "adoption.spontaneous_rate": 0.005, "leaving.quiet_rate": 0.0,
-             "leaving.elite_exit_rate": 0.0}
+             "leaving.elite_exit_rate": 0.0, "leaving.disappointment_exit": 0.0}
     closed = run(**{"platform.openness": 0.0, **alone})
     opened = run(**{"platform.openness": 1.0, **alone})
     assert closed.metrics["members"] == closed.params.adoption.seed_members
@@ -211,8 +214,11 @@ def test_friends_of_friends_closes_triangles():
 
 
 def test_no_recommender_means_fewer_follows():
-    none = run(**{"platform.recommender": "none"}).metrics["follows"]
-    rand = run(**{"platform.recommender": "random", "platform.recommender_slots": 4}).metrics["follows"]
+    def follows_per_member(**overrides):  # over three seeds: adoption paths of 400 people vary a lot
+        ms = [run(seed=seed, **overrides).metrics for seed in range(3)]
+        return sum(m["follows"] for m in ms) / sum(m["members"] for m in ms)
+    none = follows_per_member(**{"platform.recommender": "none"})
+    rand = follows_per_member(**{"platform.recommender": "random", "platform.recommender_slots": 4})
     assert rand > none
 
 
@@ -285,12 +291,14 @@ def test_meetups_narrow_the_intimacy_gap():
 
 
 def test_close_ties_are_capped_at_dunbar():
-    m = run(**{"intimacy.dunbar": 2, "meetups.rate": 0.3, "meetups.min_members": 5, "meetups.meets": 6})
+    m = run(**{"intimacy.close_rule": "dunbar", "intimacy.dunbar": 2, "meetups.rate": 0.3, "meetups.min_members": 5,
+               "meetups.meets": 6})
     g = m.state.graph
     idx = g.alive_index()
     close = idx[g.closeness[idx] >= m.params.intimacy.close_threshold]
     assert np.bincount(g.src[close]).max() <= 2
-    loose = run(**{"intimacy.dunbar": 1000, "meetups.rate": 0.3, "meetups.min_members": 5, "meetups.meets": 6})
+    loose = run(**{"intimacy.close_rule": "dunbar", "intimacy.dunbar": 1000, "meetups.rate": 0.3,
+                   "meetups.min_members": 5, "meetups.meets": 6})
     g = loose.state.graph
     idx = g.alive_index()
     close = idx[g.closeness[idx] >= loose.params.intimacy.close_threshold]
@@ -317,13 +325,14 @@ def test_members_leave_and_take_their_follows():
     follows = m.follows_frame()
     assert not follows.follower.isin(left.member_id).any()
     assert not follows.followee.isin(left.member_id).any()
-    stay = run(**{"leaving.quiet_rate": 0.0, "leaving.elite_exit_rate": 0.0})
+    stay = run(**{"leaving.quiet_rate": 0.0, "leaving.elite_exit_rate": 0.0, "leaving.disappointment_exit": 0.0})
     assert (stay.member_frame().left_step < 0).all()
 
 
 def test_early_elite_leave_once_mainstream():
     def elite_left(rate):
-        m = run(**{"leaving.elite_exit_rate": rate, "leaving.quiet_rate": 0.0, "leaving.quiet_steps": 1,
+        m = run(**{"leaving.exit_rule": "imposed", "leaving.elite_exit_rate": rate, "leaving.quiet_rate": 0.0,
+                   "leaving.quiet_steps": 1,
                    "leaving.mainstream_share": 0.2, "run.steps": 120})
         f = m.member_frame()
         elite = m.state.elite[f.member_id]

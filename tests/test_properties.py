@@ -75,6 +75,13 @@ def configs(draw, max_steps: int = 15) -> dict:
         "leaving.mainstream_share": draw(st.floats(0.0, 1.0)),
         "leaving.elite_quantile": draw(st.floats(0.0, 1.0)),
         "leaving.elite_exit_rate": draw(st.sampled_from([0.0, 0.1])),
+        "leaving.exit_rule": draw(st.sampled_from(["audience", "imposed"])),
+        "leaving.expectation_memory": draw(st.integers(1, 50)),
+        "leaving.tolerance": draw(st.sampled_from([0.0, 0.2, 1.0])),
+        "leaving.disappointment_exit": draw(st.sampled_from([0.0, 0.2, 1.0])),
+        "intimacy.close_rule": draw(st.sampled_from(["budget", "dunbar"])),
+        "intimacy.reply_budget": draw(st.integers(0, 3)),
+        "intimacy.exploration": draw(st.sampled_from([0.0, 0.5, 10.0])),
         "metrics.top_k": draw(st.integers(1, 60)),
         "metrics.turnover_lag": draw(st.integers(1, 10)),
     }

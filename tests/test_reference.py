@@ -32,7 +32,7 @@ HEADLINE = ("members", "follows", "reciprocity", "gini_followers", "top10_share_
             "offline_ties_per_member", "close_ties_per_member", "intimacy_gap", "local_tie_share",
             "low_skill_new_tie_share", "shy_new_tie_share", "new_close_ties_skill_q4", "minority_visibility",
             "minority_new_tie_share", "majority_new_tie_share")
-TOTALS = ("joined", "attendees")
+TOTALS = ("joined", "left", "attendees")
 COMPARED = HEADLINE + tuple(f"{name}_total" for name in TOTALS)
 FAMILY_ALPHA = 0.01
 KS_ALPHA = FAMILY_ALPHA / (2 * len(COMPARED))
@@ -40,8 +40,10 @@ T_CRIT = float(stats.t.ppf(1 - KS_ALPHA / 2, len(SEEDS) - 1))  # two-sided, same
 
 CONFIGS = {
     "default": {},
-    # every recommender, ranked timelines, frequent meetups, a tight follow cap and Dunbar number, churn
-    "variant": {"platform.recommender": "mixture",
+    # every recommender, ranked timelines, frequent meetups, a tight follow cap, the old rules (a Dunbar cap and
+    # an exit rate imposed on the early elite), churn
+    "variant": {"intimacy.close_rule": "dunbar", "leaving.exit_rule": "imposed", "leaving.elite_exit_rate": 0.02,
+                "platform.recommender": "mixture",
                 "platform.recommender_mix": {"random": 1, "popularity": 1, "friends_of_friends": 1, "local": 1,
                                              "newcomer": 1},
                 "platform.timeline": "engagement", "platform.follow_cap": 40, "meetups.rate": 0.2,
@@ -50,6 +52,9 @@ CONFIGS = {
     # a minority with homophily in contacts and follow choices, and meetups
     "groups": {"population.minority_share": 0.3, "population.homophily": 0.8, "meetups.rate": 0.2,
                "meetups.min_members": 10},
+    # a larger reply budget without exploration, and members quick to be disappointed by their audience
+    "budget": {"intimacy.reply_budget": 2, "intimacy.exploration": 0.0, "leaving.expectation_memory": 20,
+               "leaving.tolerance": 0.0, "leaving.disappointment_exit": 0.5, "leaving.quiet_steps": 10},
 }
 
 
@@ -152,7 +157,8 @@ SHARED_RULES = {
     "is_silent": (lambda last_post, joined_step, step, silence_steps: np.ones_like(np.asarray(last_post), bool),
                   {"behaviour.unfollow_prob": 0.5}),
     # meetups in two towns every step, each attendee meeting four others: many close ties, one kept
-    "demoted_closeness": (lambda threshold: 0.0, {"intimacy.dunbar": 1, "intimacy.close_threshold": 0.01,
+    "demoted_closeness": (lambda threshold: 0.0, {"intimacy.close_rule": "dunbar", "intimacy.dunbar": 1,
+                                                  "intimacy.close_threshold": 0.01,
                                                   "meetups.rate": 1.0, "meetups.min_members": 3, "meetups.meets": 4,
                                                   "population.towns": 2}),
     # a minority: nobody follows anyone met on the platform
@@ -163,6 +169,12 @@ SHARED_RULES = {
                          {"adoption.attachment": "homophilic_preferential", "adoption.arrivals_per_step": 5,
                           "adoption.seed_members": 3, "population.minority_share": 0.3,
                           "population.homophily": 0.9}),
+    # the reply budget: no reply fits, or replies are chosen at random whatever the closeness
+    "within_budget": (lambda owner, priority, budget: np.zeros(np.shape(owner)[0], bool), {}),
+    "interaction_priority": (lambda closeness, u, exploration: u, {"intimacy.exploration": 0.0,
+                                                                   "behaviour.engage_base": 4.0}),
+    # leaving when one's audience changes: everyone half likely to go quiet every step
+    "audience_quiet_probability": (lambda *args: 0.5 + 0.0 * np.asarray(args[0], float), {}),
 }
 
 

@@ -53,6 +53,7 @@ def test_preset_composes(name):
     # everything else off
     assert p.behaviour.post_prob == 0 and not p.platform.reshares and p.platform.recommender == "none"
     assert p.meetups.rate == 0 and p.leaving.quiet_rate == 0 and p.leaving.elite_exit_rate == 0
+    assert p.leaving.disappointment_exit == 0
     assert p.behaviour.unfollow_prob == 0 and p.behaviour.follow_back_prob == 0
     assert p.adoption.arrivals_per_step == 1
     if name != "erdos_renyi":  # everyone has joined by the last step

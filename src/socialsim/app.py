@@ -5,8 +5,8 @@ Start it with ``python -m socialsim.viz`` (or ``solara run src/socialsim/app.py`
 The page is a Mesa 3.5 ``SolaraViz``:
 
 * the sidebar holds Step / Play / Reset and the main levers (population size, openness, recommender, timeline
-  ordering, reshares, meetup rate, elite early adoption, elite exit, minority share and homophily, seed); lever
-  changes apply on Reset;
+  ordering, reshares, meetup rate, elite early adoption, elite exit rate, exit rule, minority share and
+  homophily, seed); lever changes apply on Reset;
 * the follow network: nodes coloured by skill quartile, town or group, sized by followers, offline ties (people
   who met) thick and red, online follows thin and grey; or follows coloured by how they began (tie origin:
   offline, meetup, suggested, content, follow-back, classic); beyond ``NETWORK_MAX_NODES`` members it shows the
@@ -41,7 +41,7 @@ from mesa.visualization.utils import update_counter
 
 from socialsim.graph import ORIGINS
 from socialsim.model import PlatformModel
-from socialsim.params import RECOMMENDERS, TIMELINES, Params
+from socialsim.params import EXIT_RULES, RECOMMENDERS, TIMELINES, Params
 
 DEFAULTS = Params()  # the command line's defaults
 APP_POPULATION_SIZE = 500  # the page's default population (the CLI's is DEFAULTS.population.size)
@@ -90,6 +90,7 @@ class AppModel(PlatformModel):
         elite_exit_rate: float = DEFAULTS.leaving.elite_exit_rate,
         minority_share: float = DEFAULTS.population.minority_share,
         homophily: float = DEFAULTS.population.homophily,
+        exit_rule: str = DEFAULTS.leaving.exit_rule,
         seed: int | str = DEFAULTS.seed,
         steps: int = DEFAULTS.run.steps,
     ):
@@ -105,6 +106,7 @@ class AppModel(PlatformModel):
             leaving__elite_exit_rate=float(elite_exit_rate),
             population__minority_share=float(minority_share),
             population__homophily=float(homophily),
+            leaving__exit_rule=exit_rule,
             seed=seed,
             run__steps=int(steps),
         )
@@ -485,8 +487,9 @@ def SummaryPanel(model: AppModel):
         solara.Text(f"recommender: {p.platform.recommender}; timeline: {p.platform.timeline}; "
                     f"reshares: {'on' if p.platform.reshares else 'off'}; openness: {p.platform.openness:g}; "
                     f"meetup rate: {p.meetups.rate:g}; elite early adoption: {p.adoption.elite_early_adoption:g}; "
-                    f"elite exit rate: {p.leaving.elite_exit_rate:g}; minority share: {p.population.minority_share:g}; "
-                    f"homophily: {p.population.homophily:g}; seed: {p.seed}", classes=["socialsim-levers"])
+                    f"exit rule: {p.leaving.exit_rule}; elite exit rate: {p.leaving.elite_exit_rate:g}; "
+                    f"minority share: {p.population.minority_share:g}; homophily: {p.population.homophily:g}; "
+                    f"seed: {p.seed}", classes=["socialsim-levers"])
         for name in HEADLINE_METRICS:
             solara.Text(f"{name} = {m[name]:.3f}")
 
@@ -520,6 +523,8 @@ model_params = {
     "elite_exit_rate": _slider("Elite exit rate", DEFAULTS.leaving.elite_exit_rate, 0.0, 0.05, 0.001),
     "minority_share": _slider("Minority share", DEFAULTS.population.minority_share, 0.0, 0.5, 0.05),
     "homophily": _slider("Homophily", DEFAULTS.population.homophily, 0.0, 1.0, 0.05),
+    "exit_rule": {"type": "Select", "value": DEFAULTS.leaving.exit_rule, "values": list(EXIT_RULES),
+                  "label": "Why members leave (elite exit rate: under 'imposed')"},
     "seed": {"type": "InputText", "value": str(DEFAULTS.seed), "label": "Seed"},
 }
 

@@ -18,6 +18,8 @@ RECOMMENDERS = ("none", "random", "popularity", "friends_of_friends", "local", "
 BASE_RECOMMENDERS = ("random", "popularity", "friends_of_friends", "local", "newcomer")
 TIMELINES = ("chronological", "engagement")
 ATTACHMENTS = ("behaviour", "preferential", "uniform", "fitness", "homophilic_preferential")
+EXIT_RULES = ("audience", "imposed")
+CLOSE_RULES = ("budget", "dunbar")
 
 
 class ParameterError(ValueError):
@@ -116,7 +118,8 @@ class BehaviourParams:
     appeal_noise: float = _p(0.25, "sd of the noise added to skill to give a post's appeal", POS)
     engage_base: float = _p(-4.0, "logit of engaging (like or reply) with a post of appeal 0", (None, None))
     engage_slope: float = _p(3.0, "rise of the engagement logit per unit appeal", (None, None))
-    reply_share: float = _p(0.3, "share of engagements that are replies (times 1 - shyness)", PROB)
+    reply_share: float = _p(0.3, "share of engagements that are replies (times 1 - shyness) under "
+                            "intimacy.close_rule=dunbar; under the budget rule the reply budget decides", PROB)
     answer_prob: float = _p(0.6, "chance the author answers a reply (times 1 - shyness/2)", PROB)
     reshare_base: float = _p(-6.0, "logit of resharing a post of appeal 0", (None, None))
     reshare_slope: float = _p(3.0, "rise of the reshare logit per unit appeal", (None, None))
@@ -138,7 +141,18 @@ class IntimacyParams:
     closeness_gain_meeting: float = _p(3.0, "closeness gained by meeting in person", POS)
     closeness_decay: float = _p(0.01, "share of closeness lost per step", PROB)
     close_threshold: float = _p(1.0, "closeness at which a tie counts as close", (1e-9, None))
-    dunbar: int = _p(150, "most close ties a member can keep", (1, None))
+    dunbar: int = _p(150, "most close ties a member can keep (close_rule=dunbar)", (1, None))
+    close_rule: str = _p(
+        "budget",
+        "what limits closeness: 'budget' (each member sends at most reply_budget replies and gives at most "
+        "reply_budget answers per step, closest ties first) or 'dunbar' (no budget; close ties beyond `dunbar` "
+        "are demoted)",
+        choices=CLOSE_RULES,
+    )
+    reply_budget: int = _p(1, "replies a member sends, and answers a member gives, per step (close_rule=budget)",
+                           (0, None))
+    exploration: float = _p(0.5, "random priority (closeness units, times an Exp(1) draw) that lets a reply to or "
+                            "from someone not yet close compete for the budget (close_rule=budget)", POS)
 
 
 @dataclass
@@ -160,7 +174,21 @@ class LeavingParams:
     quiet_steps: int = _p(30, "steps a quiet member stays before leaving", (0, None))
     mainstream_share: float = _p(0.3, "share of the population on the platform that makes it mainstream", PROB)
     elite_quantile: float = _p(0.9, "reach quantile above which a person counts as elite", PROB)
-    elite_exit_rate: float = _p(0.005, "extra quiet chance per step for early elite adopters once mainstream", PROB)
+    elite_exit_rate: float = _p(0.005, "extra quiet chance per step for early elite adopters once mainstream "
+                                "(exit_rule=imposed)", PROB)
+    exit_rule: str = _p(
+        "audience",
+        "why members leave beyond quiet_rate: 'audience' (when the share of their followers whom they follow back "
+        "falls below what they came to expect) or 'imposed' (elite_exit_rate for early elite adopters once "
+        "mainstream)",
+        choices=EXIT_RULES,
+    )
+    expectation_memory: int = _p(200, "steps over which members form what they expect of their audience "
+                                 "(exit_rule=audience)", (1, None))
+    tolerance: float = _p(0.2, "relative fall of the valued-audience share a member shrugs off "
+                          "(exit_rule=audience)", PROB)
+    disappointment_exit: float = _p(0.2, "extra quiet chance per step per unit of relative fall beyond the "
+                                    "tolerance (exit_rule=audience)", PROB)
 
 
 @dataclass

@@ -77,6 +77,7 @@ class Person(mesa.Agent):
         self.member_contacts = 0  # offline contacts on the platform
         self.impressions = self.nonfollower_impressions = self.engagements = self.followers_at_exit = 0
         self.posts = self.replies_sent = self.online_months = 0
+        self.audience_expected = -1.0  # the valued-audience share one has come to expect (-1: no followers yet)
         self.following: dict[int, Tie] = {}
         self.followers: set[int] = set()
         self.exposures: list[tuple[int, float, int]] = []  # (author, probability, origin): chances to follow
@@ -155,16 +156,18 @@ class Person(mesa.Agent):
             author.nonfollower_impressions += 1
         else:
             tie.familiarity += p.intimacy.familiarity_gain
+        budget = p.intimacy.close_rule == "budget"
         if rnd.random() < rules.engage_probability(appeal, b.engage_base, b.engage_slope):
             author.engagements += 1
-            if rnd.random() < rules.reply_probability(self.shyness, b.reply_share):
-                counts.replies += 1
-                self.replies_sent += 1
-                if rnd.random() < rules.answer_probability(author.shyness, b.answer_prob):
-                    counts.answered += 1
-                    for x, y in ((self, author), (author, self)):
-                        if y.index in x.following:
-                            x.following[y.index].closeness += p.intimacy.closeness_gain_reply
+            # under the budget rule every engagement is a candidate reply (the shy hold back); the budget decides
+            if rnd.random() < rules.reply_probability(self.shyness, 1.0 if budget else b.reply_share):
+                if budget:
+                    self.model.reply_candidates.append((self, author))
+                else:
+                    counts.replies += 1
+                    self.replies_sent += 1
+                    if rnd.random() < rules.answer_probability(author.shyness, b.answer_prob):
+                        self.model.answered(self, author)
         if p.platform.reshares and rnd.random() < rules.reshare_probability(appeal, b.reshare_base,
                                                                              b.reshare_slope):
             self.reshares.append((author.index, appeal, born))
@@ -224,16 +227,33 @@ class Person(mesa.Agent):
 
     # --- decay ---------------------------------------------------------------
     def decay(self) -> None:
-        """Familiarity and closeness fade; beyond a Dunbar number of close ties only the closest stay close."""
+        """Familiarity and closeness fade; under close_rule=dunbar, beyond a Dunbar number of close ties only the
+        closest stay close."""
         it = self.model.params.intimacy
         for tie in self.following.values():
             tie.familiarity *= 1.0 - it.familiarity_decay
             tie.closeness *= 1.0 - it.closeness_decay
+        if it.close_rule != "dunbar":
+            return
         close = [tie for tie in self.following.values() if tie.closeness >= it.close_threshold]
         if len(close) > it.dunbar:
             close.sort(key=lambda tie: -tie.closeness)
             for tie in close[it.dunbar:]:
                 tie.closeness = rules.demoted_closeness(it.close_threshold)
+
+    def closeness_to(self, other: Person) -> float:
+        """Closeness of one's follow of ``other`` (0 if one does not follow them)."""
+        tie = self.following.get(other.index)
+        return 0.0 if tie is None else tie.closeness
+
+    def update_audience(self) -> float:
+        """Update what one expects of one's audience (if one has followers); returns the valued-audience share."""
+        mutual = sum(1 for f in self.followers if f in self.following)
+        share = float(rules.valued_audience_share(mutual, len(self.followers)))
+        if self.status == ACTIVE and self.followers:
+            self.audience_expected = float(rules.update_expectation(self.audience_expected, share,
+                                                                    self.model.params.leaving.expectation_memory))
+        return share
 
     def local_followees(self) -> int:
         people = self.model.people
@@ -259,6 +279,7 @@ class ReferenceModel(mesa.Model):
         self.n_joined = 0
         self.mainstream_since = -1
         self.counts = StepCounts()
+        self.reply_candidates: list[tuple[Person, Person]] = []  # (replier, author), close_rule=budget
         self.top_k_history: list[set] = []
         self.metrics: dict[str, float] = {}
         self.datacollector = mesa.DataCollector(
@@ -289,6 +310,7 @@ class ReferenceModel(mesa.Model):
         self.join(joiners)
         self.agents.shuffle_do("post")
         self.agents.shuffle_do("read")
+        self.settle_replies()
         self._prepare_suggestions()
         self.agents.shuffle_do("recommend")
         self.agents.shuffle_do("follow")
@@ -381,6 +403,38 @@ class ReferenceModel(mesa.Model):
             for target in targets:
                 self.add_follow(person, target, origin=CLASSIC)
 
+    # --- replies within a budget (close_rule=budget) ---------------------------------------------------------------
+    def settle_replies(self) -> None:
+        """Each replier sends at most ``reply_budget`` of its candidate replies, each author answers at most
+        ``reply_budget`` of the replies it would answer; both put their closest ties first."""
+        candidates, self.reply_candidates = self.reply_candidates, []
+        if not candidates:
+            return
+        it, b, rnd = self.params.intimacy, self.params.behaviour, self.random
+        sent = []
+        for replier, group in _by_first(candidates).items():
+            priority = [rules.interaction_priority(replier.closeness_to(a), rnd.random(), it.exploration)
+                        for _, a in group]
+            keep = rules.within_budget(np.zeros(len(group), np.int64), np.array(priority), it.reply_budget)
+            sent += [pair for pair, k in zip(group, keep) if k]
+            replier.replies_sent += int(keep.sum())
+        self.counts.replies += len(sent)
+        willing = [(a, r) for r, a in sent if rnd.random() < rules.answer_probability(a.shyness, b.answer_prob)]
+        for author, group in _by_first(willing).items():
+            priority = [rules.interaction_priority(author.closeness_to(r), rnd.random(), it.exploration)
+                        for _, r in group]
+            keep = rules.within_budget(np.zeros(len(group), np.int64), np.array(priority), it.reply_budget)
+            for (_, replier), k in zip(group, keep):
+                if k:
+                    self.answered(replier, author)
+
+    def answered(self, replier: Person, author: Person) -> None:
+        """An answered reply is two-way contact: closeness grows on both sides' follows, where they exist."""
+        self.counts.answered += 1
+        for x, y in ((replier, author), (author, replier)):
+            if y.index in x.following:
+                x.following[y.index].closeness += self.params.intimacy.closeness_gain_reply
+
     # --- recommend -----------------------------------------------------------
     def _prepare_suggestions(self) -> None:
         """What the recommenders draw from this step: active members, by town, by popularity, the newcomers."""
@@ -460,7 +514,8 @@ class ReferenceModel(mesa.Model):
 
     # --- leave ---------------------------------------------------------------
     def leave(self) -> None:
-        """Members go quiet (early elite adopters more so once mainstream); quiet ones leave after a while."""
+        """Members go quiet (more so when their audience has filled with strangers, or under exit_rule=imposed
+        early elite adopters once mainstream); quiet ones leave after a while."""
         lv = self.params.leaving
         if self.mainstream_since < 0 and sum(x.is_member for x in self.people) >= lv.mainstream_share * len(self.people):
             self.mainstream_since = self.steps
@@ -468,9 +523,14 @@ class ReferenceModel(mesa.Model):
         for x in self.people:
             if x.status != ACTIVE:
                 continue
-            early_elite = x.elite and x.joined_step >= 0 and (not mainstream or x.joined_step <= self.mainstream_since)
-            if self.random.random() < rules.quiet_probability(early_elite, mainstream, lv.quiet_rate,
-                                                               lv.elite_exit_rate):
+            if lv.exit_rule == "imposed":
+                early_elite = x.elite and x.joined_step >= 0 and (not mainstream
+                                                                  or x.joined_step <= self.mainstream_since)
+                p = rules.quiet_probability(early_elite, mainstream, lv.quiet_rate, lv.elite_exit_rate)
+            else:
+                p = rules.audience_quiet_probability(x.update_audience(), x.audience_expected, lv.quiet_rate,
+                                                     lv.tolerance, lv.disappointment_exit)
+            if self.random.random() < p:
                 x.status = QUIET
                 x.online = False
                 x.quiet_since = self.steps
@@ -651,3 +711,11 @@ def _weighted_sample(rnd, items: list, weights: list[float], k: int) -> list:
         out.append(items.pop(j))
         weights.pop(j)
     return out
+
+
+def _by_first(pairs: list[tuple]) -> dict:
+    """Pairs grouped by their first element, in order of first appearance."""
+    groups: dict = {}
+    for pair in pairs:
+        groups.setdefault(pair[0], []).append(pair)
+    return groups

@@ -127,3 +127,53 @@ def homophilic_follow_probability(probability, same_group, homophily):
     """A follow decision under homophily: the chance scaled by 2 h_ab (2h within one's group, 2(1 - h) across),
     capped at 1; at h = 0.5 it is the chance unchanged."""
     return np.minimum(1.0, probability * 2.0 * homophily_weight(same_group, homophily))
+
+
+# --- leaving when one's audience fills with strangers (leaving.exit_rule = "audience") --------------------------
+PRIOR_FOLLOWERS = 10.0
+
+
+def valued_audience_share(mutual, followers):
+    """The share of one's followers whom one follows back (people one values), shrunk toward 1/2 by one
+    follower of each kind so that a handful of followers does not swing it."""
+    return (mutual + PRIOR_FOLLOWERS / 2) / (followers + PRIOR_FOLLOWERS)
+
+
+def update_expectation(expected, share, memory):
+    """What a member has come to expect: a moving average of their valued-audience share over about ``memory``
+    steps; the first step with followers sets it (``expected < 0``: not yet)."""
+    return np.where(expected < 0, share, expected + (share - expected) / memory)
+
+
+def disappointment(share, expected, tolerance):
+    """How far the valued-audience share has fallen below the expected, as a share of it, beyond a tolerated
+    fall; in [0, 1] (0 before any expectation)."""
+    fall = 1.0 - share / np.where(expected > 0, expected, 1.0)
+    return np.where(expected > 0, np.clip(fall - tolerance, 0.0, 1.0), 0.0)
+
+
+def audience_quiet_probability(share, expected, quiet_rate, tolerance, disappointment_exit):
+    """Going quiet: the base rate plus a chance proportional to the disappointment."""
+    return np.minimum(quiet_rate + disappointment_exit * disappointment(share, expected, tolerance), 1.0)
+
+
+# --- closeness from a limited budget (intimacy.close_rule = "budget") ----------------------------------------
+def interaction_priority(closeness, u, exploration):
+    """Priority of a reply (or an answer) in the budget queue: the closeness of one's tie to the other person
+    (0 if one does not follow them) plus an exploration term, ``exploration`` times an Exp(1) draw made from the
+    uniform ``u``; the closest ties come first, and now and then someone new jumps the queue."""
+    return closeness - exploration * np.log1p(-u)
+
+
+def within_budget(owner, priority, budget):
+    """Which interactions fit in their owners' budgets: each owner keeps its ``budget`` highest priorities
+    (equal priorities: earlier first). ``owner`` and ``priority`` are arrays; returns a boolean mask."""
+    owner = np.asarray(owner)
+    keep = np.ones(owner.shape[0], bool)
+    if owner.shape[0] <= budget:
+        return keep
+    order = np.lexsort((np.arange(owner.shape[0]), -np.asarray(priority, float), owner))
+    sorted_owner = owner[order]
+    rank = np.arange(order.size) - np.searchsorted(sorted_owner, sorted_owner)
+    keep[order[rank >= budget]] = False
+    return keep

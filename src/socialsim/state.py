@@ -96,6 +96,7 @@ class State:
     replies_sent: np.ndarray = None  # replies made to others' posts, in total
     online_months: np.ndarray = None  # bit m set when online in a step of month m (steps m*MONTH ...)
     elite: np.ndarray = None  # reach above the leaving.elite_quantile of the population
+    audience_expected: np.ndarray = None  # the valued-audience share one has come to expect (-1: no followers yet)
     n_joined: int = 0
     mainstream_since: int = -1
     # what happened in the current step (scratch, rebuilt every step)
@@ -108,6 +109,7 @@ class State:
     exposures: list = field(default_factory=list)  # (follower, author, probability, origin) arrays to try to follow
     joined_now: np.ndarray = None
     left_now: np.ndarray = None
+    reply_pairs: tuple = None  # (replier, author) of the replies sent this step
     counts: StepCounts = field(default_factory=StepCounts)  # per-step tallies for the metrics
     top_k_history: list = field(default_factory=list)
 
@@ -122,11 +124,13 @@ class State:
         for name in ("member_contacts", "impressions", "nonfollower_impressions", "engagements", "followers_at_exit",
                      "posts", "replies_sent", "online_months"):
             setattr(s, name, np.zeros(n, np.int64))
+        s.audience_expected = np.full(n, -1.0)
         s.online = np.zeros(n, bool)
         s.posted = np.zeros(n, bool)
         s.appeal = np.zeros(n)
         s.joined_now = np.zeros(0, np.int64)
         s.left_now = np.zeros(0, np.int64)
+        s.reply_pairs = (s.left_now, s.left_now)
         return s
 
     @property

@@ -348,7 +348,7 @@ MORRIS_PARAMETERS: dict[str, tuple[float, float]] = {
     "engagement_timeline": (0.0, 1.0),
     "meetups.rate": (0.0, 0.1),
     "adoption.elite_early_adoption": (0.0, 2.0),
-    "leaving.elite_exit_rate": (0.0, 0.02),
+    "leaving.disappointment_exit": (0.0, 0.5),
     "population.reach_sigma": (0.5, 2.0),
     "population.skill_reach_correlation": (0.0, 0.9),
     "behaviour.prominence": (0.0, 1.0),

@@ -1,4 +1,5 @@
-"""Decay: familiarity and closeness fade without contact; close ties are capped at a Dunbar-like number."""
+"""Decay: familiarity and closeness fade without contact; under intimacy.close_rule=dunbar close ties are
+capped at a Dunbar-like number (under the default budget rule the reply budget limits them instead)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     used = g.used
     g.familiarity[:used] *= np.float32(1.0 - it.familiarity_decay)
     g.closeness[:used] *= np.float32(1.0 - it.closeness_decay)
-    cap_close_ties(g, it.close_threshold, it.dunbar)
+    if it.close_rule == "dunbar":
+        cap_close_ties(g, it.close_threshold, it.dunbar)
 
 
 def cap_close_ties(g, threshold: float, dunbar: int) -> None:

@@ -1,4 +1,5 @@
-"""Engage: readers like, reply and reshare; authors answer replies; reading builds familiarity."""
+"""Engage: readers like, reply and reshare; authors answer replies (within a daily budget under
+intimacy.close_rule=budget); reading builds familiarity."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     c = state.counts
     c.items_read, c.nonfollower_read = len(tl), int((tl.edge < 0).sum())
     c.replies = c.answered = c.reshares = 0
+    state.reply_pairs = (tl.reader[:0], tl.author[:0])
     if len(tl) == 0:
         return
     state.impressions += np.bincount(tl.author, minlength=n)
@@ -28,14 +30,20 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     engaged = np.flatnonzero(rng.random(len(tl)) < rules.engage_probability(tl.appeal, b.engage_base, b.engage_slope))
     state.engagements += np.bincount(tl.author[engaged], minlength=n)
     # one draw per item keeps the random stream independent of who engaged; only the engaged need a rule
+    budget = params.intimacy.close_rule == "budget"
     u = rng.random(len(tl))[engaged]
-    reply = engaged[u < rules.reply_probability(pop.shyness[tl.reader[engaged]], b.reply_share)]
-    u = rng.random(len(tl))[reply]
+    # under the budget rule every engagement is a candidate reply (the shy hold back) and the budget decides
+    reply = engaged[u < rules.reply_probability(pop.shyness[tl.reader[engaged]], 1.0 if budget else b.reply_share)]
+    u = rng.random(len(tl))
+    if budget:
+        reply, answered, back = _within_budgets(state, params, rng, reply, u)
+    else:
+        answered = reply[u[reply] < rules.answer_probability(pop.shyness[tl.author[reply]], b.answer_prob)]
+        back = g.find(tl.author[answered], tl.reader[answered])
+    state.reply_pairs = (tl.reader[reply], tl.author[reply])
     state.replies_sent += np.bincount(tl.reader[reply], minlength=n)
-    answered = reply[u < rules.answer_probability(pop.shyness[tl.author[reply]], b.answer_prob)]
     # an answered reply is two-way contact: closeness grows on both sides' follows, where they exist
-    pair_r, pair_a = tl.reader[answered], tl.author[answered]
-    edges = np.concatenate([g.find(pair_r, pair_a), g.find(pair_a, pair_r)])
+    edges = np.concatenate([g.find(tl.reader[answered], tl.author[answered]), back])
     np.add.at(g.closeness, edges[edges >= 0], params.intimacy.closeness_gain_reply)
 
     if params.platform.reshares:
@@ -49,3 +57,22 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
                  rules.follow_probability(tl.appeal[stranger], pop.reach[author], b.follow_base, b.follow_slope,
                                           b.prominence), CONTENT)
     c.replies, c.answered, c.reshares = len(reply), len(answered), len(state.reshares_new.author)
+
+
+def _within_budgets(state: State, params: Params, rng: np.random.Generator, reply, u):
+    """close_rule=budget: each reader sends at most ``reply_budget`` of the replies it would write, and each
+    author answers at most ``reply_budget`` of the replies it would answer, the closest ties first.
+    Returns (replies sent, replies answered, slots of the authors' follows of the repliers)."""
+    it, g, tl = params.intimacy, state.graph, state.timeline
+    explore_reply, explore_answer = rng.random(len(tl)), rng.random(len(tl))
+    own = tl.edge[reply]
+    closeness = np.where(own >= 0, g.closeness[np.maximum(own, 0)], 0.0)
+    reply = reply[rules.within_budget(tl.reader[reply], rules.interaction_priority(
+        closeness, explore_reply[reply], it.exploration), it.reply_budget)]
+    willing = reply[u[reply] < rules.answer_probability(state.pop.shyness[tl.author[reply]],
+                                                        params.behaviour.answer_prob)]
+    back = g.find(tl.author[willing], tl.reader[willing])
+    closeness = np.where(back >= 0, g.closeness[np.maximum(back, 0)], 0.0)
+    keep = rules.within_budget(tl.author[willing], rules.interaction_priority(
+        closeness, explore_answer[willing], it.exploration), it.reply_budget)
+    return reply, willing[keep], back[keep]

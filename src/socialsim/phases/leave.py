@@ -1,5 +1,6 @@
-"""Leave: members go quiet at a base rate (early elite adopters more so once the platform is mainstream),
-and quiet members leave after a while, taking their follows with them."""
+"""Leave: members go quiet at a base rate, more so when the share of their followers whom they value has fallen
+below what they came to expect (leaving.exit_rule=audience; under exit_rule=imposed, early elite adopters once
+the platform is mainstream), and quiet members leave after a while, taking their follows with them."""
 
 from __future__ import annotations
 
@@ -19,7 +20,11 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     early_elite = state.elite & (state.joined_step >= 0)
     if mainstream:
         early_elite &= state.joined_step <= state.mainstream_since
-    p = rules.quiet_probability(early_elite, mainstream, lv.quiet_rate, lv.elite_exit_rate)
+    if lv.exit_rule == "imposed":
+        p = rules.quiet_probability(early_elite, mainstream, lv.quiet_rate, lv.elite_exit_rate)
+    else:
+        p = rules.audience_quiet_probability(*update_audience(state, params), lv.quiet_rate, lv.tolerance,
+                                             lv.disappointment_exit)
     quiet = (state.status == ACTIVE) & (rng.random(state.n) < p)
     state.status[quiet] = QUIET
     state.online[quiet] = False
@@ -34,3 +39,14 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     state.followers_at_exit[gone] = g.in_deg[gone]
     g.remove_members(gone)
     np.subtract.at(state.member_contacts, pop.contact_pairs(gone)[1], 1)
+
+
+def update_audience(state: State, params: Params) -> tuple[np.ndarray, np.ndarray]:
+    """Each active member with followers updates what they expect of their audience; returns (the valued-audience
+    share now, the expected share) for every person."""
+    g = state.graph
+    share = rules.valued_audience_share(g.mutual[: state.n], g.in_deg[: state.n])
+    seen = (state.status == ACTIVE) & (g.in_deg[: state.n] > 0)
+    state.audience_expected[seen] = rules.update_expectation(state.audience_expected[seen], share[seen],
+                                                             params.leaving.expectation_memory)
+    return share, state.audience_expected
