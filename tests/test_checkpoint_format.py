@@ -133,6 +133,10 @@ def test_every_state_attribute_is_stored_including_ones_added_later():
         if isinstance(value, np.ndarray):
             np.testing.assert_array_equal(value, restored, err_msg=name)
             assert value.dtype == restored.dtype, name
+        elif isinstance(value, tuple) and all(isinstance(x, np.ndarray) for x in value):
+            assert len(value) == len(restored), name
+            for x, y in zip(value, restored):
+                np.testing.assert_array_equal(x, y, err_msg=name)
         elif name not in ("graph", "pop", "timeline", "reshares_new", "reshares_prev", "exposures",
                           "top_k_history"):
             assert value == restored, name
