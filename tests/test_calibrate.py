@@ -146,8 +146,10 @@ def test_posts_and_replies_are_counted_and_vanish_when_switched_off():
     assert on["posts"].sum() > 0 and on["replies_sent"].sum() > 0 and (on["online_months"] > 0).any()
     no_posts = PlatformModel(population__size=200, seed=2, **{"run.steps": 30, "behaviour.post_prob": 0.0})
     assert no_posts.run().member_frame()["posts"].sum() == 0
-    no_replies = PlatformModel(population__size=200, seed=2, **{"run.steps": 30, "behaviour.reply_share": 0.0})
-    assert no_replies.run().member_frame()["replies_sent"].sum() == 0
+    # replies are switched off by an empty budget (the default rule) or, under the Dunbar rule, by reply_share 0
+    for off in ({"intimacy.reply_budget": 0}, {"intimacy.close_rule": "dunbar", "behaviour.reply_share": 0.0}):
+        no_replies = PlatformModel(population__size=200, seed=2, **{"run.steps": 30, **off})
+        assert no_replies.run().member_frame()["replies_sent"].sum() == 0, off
 
 
 def test_posting_statistics_follow_their_definitions():
