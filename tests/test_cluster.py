@@ -216,17 +216,23 @@ def test_a_cancelled_job_is_reported_in_one_line_and_a_rerun_completes_only_it(s
 
 def test_a_job_reaching_its_time_limit_is_requeued_and_resumes_from_its_checkpoint(slurm, tmp_path):
     # over a minute of work in one job with a 1-minute limit. SLURM signals the job at its first check (every 30 s)
-    # at which less than signal_delay_s + 30 s remain: with 1 s, after 29 to 59 s; submitit then requeues the job
-    work = ["population.size=30000", "run.steps=750", "seed=0"]
+    # at which less than signal_delay_s + 30 s remain: with 1 s, after 29 to 59 s; submitit then requeues the job.
+    # The work takes about 70 s on a quiet 2-core machine (the imposed exit rule keeps the network growing), and
+    # numba's cache is filled first, so the job reaches its first checkpoint within seconds of starting
+    work = ["population.size=60000", "run.steps=1000", "leaving.exit_rule=imposed", "seed=0"]
+    warm = subprocess.run([sys.executable, "-m", "socialsim", "population.size=300", "run.steps=3",
+                           f"hydra.run.dir={tmp_path / 'warm'}"], cwd=tmp_path, env=env(), capture_output=True,
+                          text=True, timeout=300)
+    assert warm.returncode == 0, warm.stderr
     args = [*SLURM, "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=1", "hydra.launcher.mem_gb=2",
             "hydra.launcher.max_num_timeout=8", *work, "run.checkpoint_every=25", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
     s = Sweep(args, tmp_path, "limited")
     # meanwhile, the same run uninterrupted, on the other core
     reference = tmp_path / "reference"
     local = subprocess.run([sys.executable, "-m", "socialsim", *work, f"hydra.run.dir={reference}"], cwd=tmp_path,
-                           env=env(), capture_output=True, text=True, timeout=400)
+                           env=env(), capture_output=True, text=True, timeout=600)
     assert local.returncode == 0, local.stderr
-    code = s.wait(480)
+    code = s.wait(600)
     out = s.output()
     assert code == 0, out
     folder = tmp_path / "sweep" / "seed_0"

@@ -114,6 +114,7 @@ class AppModel(PlatformModel):
         self.running = self.steps < self.params.run.steps
 
     def step(self) -> None:
+        """One step of the model; the page stops playing at ``run.steps``."""
         super().step()
         if self.steps >= self.params.run.steps:
             self.running = False
@@ -351,6 +352,7 @@ class MetricsFigure:
             ax.set_xlabel("step", fontsize=8)
 
     def update(self, model: PlatformModel) -> Figure:
+        """Redraw the metric lines from the model's DataCollector, updating the artists in place."""
         df = model.datacollector.get_model_vars_dataframe()
         x = df.index.to_numpy(dtype=float)
         for name, line in self.lines.items():
@@ -424,6 +426,7 @@ def _timed(label: str, work):
 
 
 def figure_png(fig: Figure) -> bytes:
+    """A matplotlib figure as PNG bytes."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
@@ -449,6 +452,7 @@ def _figure_panel(css_class: str, model: PlatformModel, draw, *extra):
 
 @solara.component
 def NetworkPanel(model: AppModel):
+    """The follow network, with a selector for what the colours show."""
     update_counter.get()
     colour_by, set_colour_by = solara.use_state("skill quartile")
     with solara.Column(classes=["socialsim-panel"], gap="0px"):
@@ -459,6 +463,7 @@ def NetworkPanel(model: AppModel):
 
 @solara.component
 def MetricsPanel(model: AppModel):
+    """The headline metrics over time."""
     update_counter.get()
     with solara.Column(classes=["socialsim-panel"], gap="0px"):
         _figure_panel("socialsim-metrics", model, draw_metrics)
@@ -466,6 +471,7 @@ def MetricsPanel(model: AppModel):
 
 @solara.component
 def QuartilePanel(model: AppModel):
+    """Followers by skill quartile."""
     update_counter.get()
     with solara.Column(classes=["socialsim-panel"], gap="0px"):
         _figure_panel("socialsim-quartiles", model, draw_quartiles)

@@ -43,6 +43,7 @@ POS = (0.0, None)
 
 @dataclass
 class PopulationParams:
+    """The people who could join: traits, towns, offline contacts and groups."""
     size: int = _p(3000, "people who could join (N)", (1, None))
     towns: int = _p(20, "towns the population lives in (L)", (1, None))
     town_size_exponent: float = _p(1.0, "Zipf exponent of town sizes (0 = equal towns)", POS)
@@ -77,6 +78,7 @@ class PopulationParams:
 
 @dataclass
 class AdoptionParams:
+    """How people join: Bass adoption, elite early adoption and the classic attachment rules."""
     seed_members: int = _p(10, "people on the platform at step 0 (the highest-reach first adopters)", (1, None))
     spontaneous_rate: float = _p(0.0007, "Bass p: chance per step to join unprompted (times openness)", PROB)
     imitation_rate: float = _p(0.06, "Bass q: chance per step to join, times the share of offline contacts on it", PROB)
@@ -94,6 +96,7 @@ class AdoptionParams:
 
 @dataclass
 class PlatformParams:
+    """The platform's design: sign-up, suggestions, timeline, reshares and the follow cap."""
     openness: float = _p(1.0, "how open sign-up is: scales spontaneous joining", PROB)
     invite_only: bool = _p(False, "joining needs an offline contact who is already a member")
     recommender: str = _p("random", "who-to-follow recommender", choices=RECOMMENDERS)
@@ -114,6 +117,7 @@ class PlatformParams:
 
 @dataclass
 class BehaviourParams:
+    """What members do: posting, engaging, resharing, following, following back and unfollowing."""
     post_prob: float = _p(0.5, "chance an online member posts", PROB)
     appeal_noise: float = _p(0.25, "sd of the noise added to skill to give a post's appeal", POS)
     engage_base: float = _p(-4.0, "logit of engaging (like or reply) with a post of appeal 0", (None, None))
@@ -135,6 +139,7 @@ class BehaviourParams:
 
 @dataclass
 class IntimacyParams:
+    """How familiarity and closeness grow and fade, and the rule that limits close ties."""
     familiarity_gain: float = _p(0.2, "familiarity gained per post read from an author", POS)
     familiarity_decay: float = _p(0.02, "share of familiarity lost per step", PROB)
     closeness_gain_reply: float = _p(0.5, "closeness gained by both sides of an answered reply", POS)
@@ -157,6 +162,7 @@ class IntimacyParams:
 
 @dataclass
 class MeetupParams:
+    """Local meetups: how often they happen, who hears of them and goes, and whom they meet."""
     rate: float = _p(0.02, "chance per step that an eligible town holds a meetup", PROB)
     min_members: int = _p(20, "members a town needs for meetups", (1, None))
     hear_prob: float = _p(0.3, "chance to hear of a meetup through each local followee", PROB)
@@ -170,6 +176,7 @@ class MeetupParams:
 
 @dataclass
 class LeavingParams:
+    """Going quiet and leaving: the base rate and the exit rule."""
     quiet_rate: float = _p(0.001, "chance per step that a member goes quiet (then leaves)", PROB)
     quiet_steps: int = _p(30, "steps a quiet member stays before leaving", (0, None))
     mainstream_share: float = _p(0.3, "share of the population on the platform that makes it mainstream", PROB)
@@ -193,12 +200,14 @@ class LeavingParams:
 
 @dataclass
 class MetricParams:
+    """Settings of the metrics (the top group and the lag of its turnover)."""
     top_k: int = _p(50, "size of the top group for top_k_turnover", (1, None))
     turnover_lag: int = _p(30, "steps over which top_k_turnover compares the top group", (1, None))
 
 
 @dataclass
 class RunParams:
+    """How a run is carried out: steps, checkpoints and resuming."""
     steps: int = _p(365, "steps to run (one step is a day)", (1, None))
     checkpoint_every: int = _p(0, "save checkpoint.npz in the run folder every this many steps (0 = never); "
                                "how a run is carried out, not what it computes", (0, None))
@@ -207,6 +216,7 @@ class RunParams:
 
 @dataclass
 class Params:
+    """Every parameter of a run, in groups; build with :meth:`from_dict` or :meth:`resolve`."""
     population: PopulationParams = field(default_factory=PopulationParams)
     adoption: AdoptionParams = field(default_factory=AdoptionParams)
     platform: PlatformParams = field(default_factory=PlatformParams)
@@ -229,6 +239,7 @@ class Params:
         return params
 
     def to_dict(self) -> dict:
+        """The parameters as nested dicts (what :meth:`from_dict` reads back)."""
         return dataclasses.asdict(self)
 
     @classmethod

@@ -88,10 +88,12 @@ class Person(mesa.Agent):
 
     @property
     def is_member(self) -> bool:
+        """Joined and not left (quiet members count)."""
         return self.status == ACTIVE or self.status == QUIET
 
     # --- join --------------------------------------------------------------
     def join_probability(self) -> float:
+        """This step's chance of joining, by the shared Bass adoption rule."""
         p, a = self.model.params.platform, self.model.params.adoption
         return rules.join_probability(p.openness, a.spontaneous_rate, a.imitation_rate,
                                       rules.elite_weight(self.reach_z, a.elite_early_adoption),
@@ -256,6 +258,7 @@ class Person(mesa.Agent):
         return share
 
     def local_followees(self) -> int:
+        """Followees in one's own town."""
         people = self.model.people
         return sum(1 for f in self.following if people[f].town == self.town)
 
@@ -321,6 +324,7 @@ class ReferenceModel(mesa.Model):
         self.measure()
 
     def run(self, steps: int | None = None, progress=None) -> ReferenceModel:
+        """Run ``steps`` steps (default ``params.run.steps``); ``progress`` is called after each."""
         for _ in range(self.params.run.steps if steps is None else steps):
             self.step()
             if progress is not None:
@@ -348,6 +352,7 @@ class ReferenceModel(mesa.Model):
         return True
 
     def remove_follow(self, a: Person, b: Person) -> None:
+        """a stops following b."""
         del a.following[b.index]
         b.followers.discard(a.index)
 
@@ -447,6 +452,7 @@ class ReferenceModel(mesa.Model):
         self.newcomers = [x for x in self.pool if x.joined_step >= window]
 
     def suggest(self, kind: str, reader: Person) -> int | None:
+        """One suggestion of the base recommender ``kind`` for ``reader`` (an index, or None)."""
         rnd = self.random
         if kind == "random":
             return rnd.choice(self.pool).index if self.pool else None
@@ -549,6 +555,7 @@ class ReferenceModel(mesa.Model):
 
     # --- measure -------------------------------------------------------------
     def measure(self) -> None:
+        """Compute every metric for the current state and hand them to the DataCollector."""
         self.metrics = self.compute_metrics()
         self.datacollector.collect(self)
 
@@ -669,6 +676,7 @@ class ReferenceModel(mesa.Model):
 
     # --- outputs -------------------------------------------------------------
     def timeseries(self) -> pd.DataFrame:
+        """One row per measured step, with every metric in ``metrics.METRIC_NAMES``."""
         df = self.datacollector.get_model_vars_dataframe()
         # Mesa 3.5's DataCollector keeps the model time of each collection only in _collection_steps (no public
         # accessor; get_model_vars_dataframe has a plain 0..k-1 index), so the step column is read from there
@@ -676,6 +684,7 @@ class ReferenceModel(mesa.Model):
         return df.reset_index(drop=True)
 
     def member_frame(self) -> pd.DataFrame:
+        """One row per person who joined, with the columns of ``metrics.MEMBER_COLUMNS``."""
         rows = []
         for x in self.people:
             if x.joined_step < 0:
@@ -694,6 +703,7 @@ class ReferenceModel(mesa.Model):
         return pd.DataFrame(rows, columns=list(metrics.MEMBER_COLUMNS))
 
     def follows_frame(self) -> pd.DataFrame:
+        """The follow edge list, with the columns of ``metrics.FOLLOW_COLUMNS``."""
         rows = [(x.index, f, tie.since, tie.origin) for x in self.people for f, tie in x.following.items()]
         df = pd.DataFrame(rows, columns=list(metrics.FOLLOW_COLUMNS))
         df["origin"] = metrics.origin_categorical(df["origin"].to_numpy())

@@ -14,6 +14,7 @@ import numpy as np
 
 
 def logistic(x):
+    """The logistic function 1 / (1 + exp(-x))."""
     return 1.0 / (1.0 + np.exp(-x))
 
 
@@ -33,10 +34,12 @@ def elite_weight(reach_z, elite_early_adoption):
 
 
 def post_appeal(skill, noise, appeal_noise):
+    """A post's appeal: its author's skill plus noise of sd ``appeal_noise`` (``noise`` is standard normal)."""
     return skill + appeal_noise * noise
 
 
 def engage_probability(appeal, engage_base, engage_slope):
+    """Engaging (a like or a reply) with a post: logistic in its appeal."""
     return logistic(engage_base + engage_slope * appeal)
 
 
@@ -46,10 +49,12 @@ def reply_probability(reader_shyness, reply_share):
 
 
 def answer_probability(author_shyness, answer_prob):
+    """The author answers a reply; the shy answer less."""
     return answer_prob * (1.0 - 0.5 * author_shyness)
 
 
 def reshare_probability(appeal, reshare_base, reshare_slope):
+    """Resharing a post: logistic in its appeal."""
     return logistic(reshare_base + reshare_slope * appeal)
 
 

@@ -37,6 +37,7 @@ class Timeline:
 
     @classmethod
     def empty(cls) -> Timeline:
+        """A timeline with no items."""
         z = np.zeros(0, np.int64)
         return cls(z, z, np.zeros(0), z, z, np.zeros(0, bool))
 
@@ -55,6 +56,7 @@ class Reshares:
 
     @classmethod
     def empty(cls) -> Reshares:
+        """No reshares."""
         z = np.zeros(0, np.int64)
         return cls(z, z, np.zeros(0), z)
 
@@ -115,6 +117,7 @@ class State:
 
     @classmethod
     def new(cls, pop: Population) -> State:
+        """The state before anyone joins, for the people of ``pop``."""
         n = pop.size
         s = cls(pop=pop, graph=FollowGraph(n, pop.town, capacity=max(1024, 8 * n),
                                            contacts_indptr=pop.contacts_indptr, contacts=pop.contacts))
@@ -135,6 +138,7 @@ class State:
 
     @property
     def n(self) -> int:
+        """Number of people who could join."""
         return self.pop.size
 
     @property
@@ -143,6 +147,7 @@ class State:
         return (self.status == ACTIVE) | (self.status == QUIET)
 
     def members(self) -> np.ndarray:
+        """Indices of the members (joined and not left)."""
         return np.flatnonzero(self.is_member)
 
     def expose(self, follower, author, probability, origin: int) -> None:
