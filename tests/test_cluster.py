@@ -184,7 +184,9 @@ def test_a_slurm_sweep_of_six_jobs_gives_the_tables_of_the_joblib_sweep(slurm, t
 
 
 # --- faults ---------------------------------------------------------------------------------------------------
-LONGER = ["population.size=20000", "run.steps=300"]  # over 10 s per job: long enough to be hit mid-run
+# over 10 s per job on a quiet machine, long enough to be hit mid-run (the imposed exit rule keeps the network
+# growing, so the work does not depend on the default exit rule)
+LONGER = ["population.size=20000", "run.steps=600", "leaving.exit_rule=imposed"]
 
 
 def test_a_cancelled_job_is_reported_in_one_line_and_a_rerun_completes_only_it(slurm, tmp_path):
@@ -206,8 +208,8 @@ def test_a_cancelled_job_is_reported_in_one_line_and_a_rerun_completes_only_it(s
 
     code, out = sweep(args, tmp_path, "again")
     assert code == 0, out
-    assert "#0 : population.size=20000 run.steps=300 seed=0 (complete in" in out, out
-    assert "#2 : population.size=20000 run.steps=300 seed=2 (complete in" in out, out
+    assert f"#0 : {' '.join(LONGER)} seed=0 (complete in" in out, out
+    assert f"#2 : {' '.join(LONGER)} seed=2 (complete in" in out, out
     for seed, summary in finished.items():  # the finished jobs were not run again
         assert (tmp_path / "sweep" / f"seed_{seed}" / SUMMARY).read_bytes() == summary
     assert verify(target) == []
