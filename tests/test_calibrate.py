@@ -21,7 +21,7 @@ from socialsim.model import PlatformModel  # noqa: E402
 #: a calibration small enough for the tests: statistics that are defined for a tiny platform over 60 days
 TINY = ["model.population.size=120", "model.run.steps=60", "abc.population_size=6", "n_procs=2",
         "~targets.followers_powerlaw_alpha", "~targets.followed_by_no_followee",
-        "~priors.population", "~priors.leaving", "~priors.meetups", "~priors.behaviour.post_prob"]
+        "~priors.population", "~priors.leaving", "~priors.behaviour.post_prob"]
 
 
 def _error(capsys, argv) -> str:
@@ -106,9 +106,11 @@ def test_the_simulator_is_reproducible_and_rounds_whole_number_parameters():
     cal = calibrate.load_config(["model.population.size=120", "model.run.steps=40"])
     base = calibrate.base_params(cal)
     sim = calibrate.Simulator(base, cal.priors, cal.seed, tuple(cal.targets))
-    draw = {p.key: (p.lo + p.hi) / 2 for p in cal.priors}
+    # pyabc draws in each prior's uniform space: the log of a log-uniform parameter
+    draw = {p.key: float(p.to_unit(p.lo) + p.to_unit(p.hi)) / 2 for p in cal.priors}
     params = sim.params(draw)
     assert params.behaviour.follow_base == -6.0
+    assert params.behaviour.follow_back_prob == pytest.approx(np.sqrt(0.005 * 0.5))  # geometric midpoint
     assert params.population.size == 120 and params.seed == calibrate.simulation_seed(cal.seed, draw)
     first, second = sim(draw), sim(draw)
     assert first.keys() == cal.targets.keys()
@@ -187,6 +189,15 @@ def test_posterior_draws_are_drawn_by_weight_and_are_valid_overrides(tmp_path):
 
 # --- end to end ----------------------------------------------------------------------------------------
 @pytest.mark.slow
+def test_the_posterior_point_is_the_weighted_median_of_each_parameter():
+    post = pd.DataFrame({"behaviour.follow_base": [-7.0, -6.0, -5.0, -4.0], "meetups.meets": [1.2, 2.6, 3.4, 9.0],
+                         "weight": [0.1, 0.1, 0.7, 0.1]})
+    point = calibrate.posterior_point(post)
+    assert point == {"behaviour.follow_base": -5.0, "meetups.meets": 3}
+    flat = post.assign(weight=1.0)
+    assert calibrate.posterior_point(flat)["behaviour.follow_base"] == -6.0  # lower median of an even count
+
+
 def test_a_reduced_calibration_runs_stops_resumes_and_gives_draws(tmp_path, capsys):
     out = tmp_path / "cal"
     assert calibrate.main([*TINY, f"out={out}", "abc.generations=1"]) == 0
@@ -223,6 +234,8 @@ def test_a_reduced_calibration_runs_stops_resumes_and_gives_draws(tmp_path, caps
         values = yaml.safe_load(d.read_text())
         overrides = [f"{g}.{k}={v}" for g, sub in values.items() for k, v in sub.items()]
         compose_params(overrides)  # valid model parameters
+    point = yaml.safe_load((out / "posterior" / "point.yaml").read_text())
+    assert {f"{g}.{k}" for g, sub in point.items() for k in sub} == {p.name for p in cal.priors}
 
 
 @pytest.mark.slow

@@ -73,6 +73,10 @@ class Prior:
         """Map values to the space where the prior is uniform (log space for log-uniform priors)."""
         return np.log(x) if self.scale == "log" else np.asarray(x, float)
 
+    def from_unit(self, u):
+        """Map values from the prior's uniform space back to the parameter's own units."""
+        return np.exp(u) if self.scale == "log" else np.asarray(u, float)
+
     @property
     def unit_sd(self) -> float:
         """Standard deviation of the prior in its uniform space."""
@@ -80,12 +84,16 @@ class Prior:
         return float((hi - lo) / math.sqrt(12.0))
 
     def rv(self):
-        """The prior as a pyabc random variable (uniform, or uniform in log10 for a log prior)."""
+        """The prior as a pyabc random variable in its uniform space (the log of a log-uniform parameter).
+
+        pyabc's perturbation kernel is a multivariate normal; in the raw units of a parameter spread over two
+        decades it proposes mostly at the top of the range and the importance weights collapse, so pyabc
+        works in the uniform space and simulations map back with :meth:`from_unit`.
+        """
         import pyabc  # noqa: PLC0415
 
-        if self.scale == "log":
-            return pyabc.RV("loguniform", self.lo, self.hi)
-        return pyabc.RV("uniform", self.lo, self.hi - self.lo)
+        lo, hi = float(self.to_unit(self.lo)), float(self.to_unit(self.hi))
+        return pyabc.RV("uniform", lo, hi - lo)
 
 
 @dataclasses.dataclass
@@ -110,7 +118,7 @@ class Calibration:
     def fingerprint(self) -> str:
         """Hash of what the posterior depends on (model, priors, targets, scales, population size, seed);
         stopping rules and the sampler may change between resumes."""
-        what = {"model": self.model, "priors": [dataclasses.asdict(p) for p in self.priors],
+        what = {"model": self.model, "priors": [dataclasses.asdict(p) for p in self.priors], "space": "unit",
                 "targets": self.targets, "scales": self.scales, "population_size": self.abc["population_size"],
                 "seed": self.seed}
         return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
@@ -346,7 +354,7 @@ class Simulator:
 
     def params(self, parameters: dict) -> Params:
         """The model parameters of one simulation (prior keys -> dotted names, whole numbers rounded)."""
-        values = {p.name: _cast(p, parameters[p.key]) for p in self.priors}
+        values = {p.name: _cast(p, float(p.from_unit(parameters[p.key]))) for p in self.priors}
         seed = simulation_seed(self.seed, {p.key: float(parameters[p.key]) for p in self.priors})
         return Params.from_dict(self.base, **values, seed=seed)
 
@@ -457,7 +465,7 @@ def generation_table(history, priors: list[Prior]) -> pd.DataFrame:
     for _, row in pops.iterrows():
         t = int(row["t"])
         df, w = history.get_distribution(m=0, t=t)
-        mean = np.array([np.sum(w * priors[i].to_unit(df[p.key].to_numpy())) for i, p in enumerate(priors)])
+        mean = np.array([np.sum(w * df[p.key].to_numpy(float)) for p in priors])  # pyabc's space is the unit one
         sd = np.array([p.unit_sd for p in priors])
         moved = float(np.max(np.abs(mean - previous) / sd)) if previous is not None else float("nan")
         previous = mean
@@ -475,7 +483,7 @@ def posterior_frame(history, priors: list[Prior], t: int | None = None) -> pd.Da
     """The weighted posterior sample of generation ``t`` (default the last): one column per parameter
     (dotted names, whole-number parameters as drawn), ``weight`` (sums to 1) and ``generation``."""
     df, w = history.get_distribution(m=0, t=t)
-    out = pd.DataFrame({p.name: df[p.key].to_numpy(float) for p in priors})
+    out = pd.DataFrame({p.name: p.from_unit(df[p.key].to_numpy(float)) for p in priors})
     out["weight"] = np.asarray(w, float) / np.sum(w)
     out["generation"] = history.max_t if t is None else t
     return out
@@ -692,6 +700,39 @@ def write_posterior_draws(posterior: pd.DataFrame | str | Path, folder: str | Pa
     return paths
 
 
+def posterior_point(posterior: pd.DataFrame | str | Path) -> dict[str, float]:
+    """The posterior's representative point: each parameter's weighted median (``posterior.csv``: parameter
+    columns, ``weight``). Whole-number parameters are rounded; values keep six significant digits."""
+    post = pd.read_csv(posterior) if isinstance(posterior, (str, Path)) else posterior
+    names = [c for c in post.columns if c not in ("weight", "generation")]
+    fields = _fields()
+    w = post["weight"].to_numpy(float)
+    point = {}
+    for name in names:
+        x = post[name].to_numpy(float)
+        order = np.argsort(x, kind="stable")
+        cum = np.cumsum(w[order]) / w.sum()
+        value = float(x[order][np.searchsorted(cum, 0.5)])
+        point[name] = int(round(value)) if isinstance(fields[name][1], int) else float(f"{value:.6g}")
+    return point
+
+
+def write_posterior_point(posterior: pd.DataFrame | str | Path, path: str | Path) -> Path:
+    """Write :func:`posterior_point` as a ``# @package _global_`` config (nested groups) to ``path``."""
+    from omegaconf import OmegaConf  # noqa: PLC0415
+
+    nested: dict = {}
+    for name, value in posterior_point(posterior).items():
+        group, _, leaf = name.rpartition(".")
+        nested.setdefault(group, {})[leaf] = value
+    text = "# @package _global_\n# the posterior's weighted median of each parameter\n" + OmegaConf.to_yaml(
+        OmegaConf.create(nested))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path, lambda p: p.write_text(text))
+    return path
+
+
 # --- the Morris screen -------------------------------------------------------------------------------------
 # A Morris screen (SALib) of which behavioural parameters move the calibration statistics.
 #
@@ -890,7 +931,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise CalibrationError(f"{source} does not exist: run the calibration first")
             folder = Path(str(draws.get("out") or cal.out / "posterior"))
             paths = write_posterior_draws(source, folder, int(draws.get("n", 20)), int(draws.get("seed", 0)))
-            print(f"{len(paths)} draws in {folder}")
+            point = write_posterior_point(source, folder / "point.yaml")
+            print(f"{len(paths)} draws in {folder}; the weighted median in {point}")
         else:
             run(cal)
     except CalibrationError as exc:
