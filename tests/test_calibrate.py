@@ -42,6 +42,8 @@ def _error(capsys, argv) -> str:
     ("priors.behaviour.post_prob.hi=1.5", ["behaviour.post_prob", "allowed"]),
     ("+priors.behaviour.follow_base.scale=log", ["behaviour.follow_base", "lo > 0"]),
     ("sampler=cluster", ["sampler must be one of"]),
+    ("distance=euclid", ["distance must be one of", "log_ratio"]),
+    ("targets.reciprocity=0", ["targets.reciprocity", "> 0"]),
     ("abc.population_size=0", ["abc.population_size"]),
     ("abc.no_such=1", ["abc.no_such"]),
 ])
@@ -118,9 +120,18 @@ def test_the_simulator_is_reproducible_and_rounds_whole_number_parameters():
 
 
 def test_distance_is_the_rms_relative_miss_and_infinite_for_missing_statistics():
-    d = calibrate.ScaledDistance({"a": 0.5, "b": 2.0})
+    d = calibrate.ScaledDistance({"a": 0.5, "b": 2.0}, "relative")
     assert d({"a": 1.0, "b": 2.0}, {"a": 0.5, "b": 2.0}) == pytest.approx(np.sqrt(0.5))
     assert d({"a": float("nan"), "b": 2.0}, {"a": 0.5, "b": 2.0}) == float("inf")
+
+
+def test_the_log_ratio_distance_counts_a_factor_alike_above_and_below():
+    d = calibrate.ScaledDistance({"a": 1.0, "b": 1.0})  # the default kind
+    assert d({"a": 2.0, "b": 3.0}, {"a": 1.0, "b": 3.0}) == pytest.approx(np.log(2) / np.sqrt(2))
+    assert d({"a": 0.5, "b": 3.0}, {"a": 1.0, "b": 3.0}) == pytest.approx(np.log(2) / np.sqrt(2))
+    assert d({"a": 0.0, "b": 3.0}, {"a": 1.0, "b": 3.0}) == float("inf")
+    cal = calibrate.load_config([])
+    assert cal.distance == "log_ratio" and set(cal.scales.values()) == {1.0}
 
 
 # --- statistics ------------------------------------------------------------------------------------

@@ -41,8 +41,9 @@ from .params import ParameterError, Params, iter_fields
 DEFAULT_CALIBRATION = "twitter2009"
 SAMPLERS = ("multicore", "single", "dask")
 SCALES = ("uniform", "log")
+DISTANCES = ("log_ratio", "relative")
 #: config keys of a calibration file (socialsim/conf/calibration/NAME.yaml)
-KEYS = ("model", "priors", "targets", "target_scales", "abc", "sampler", "n_procs", "dask_address", "out", "db",
+KEYS = ("model", "priors", "targets", "distance", "target_scales", "abc", "sampler", "n_procs", "dask_address", "out", "db",
         "resume", "seed", "screen", "draws")
 ABC_KEYS = ("population_size", "generations", "min_epsilon", "max_simulations", "max_walltime_min")
 SCREEN_KEYS = ("parameters", "trajectories", "levels", "model", "n_jobs", "seed", "out")
@@ -105,6 +106,7 @@ class Calibration:
     priors: list[Prior]
     targets: dict[str, float]
     scales: dict[str, float]
+    distance: str  # log_ratio: log(statistic / target) / scale; relative: (statistic - target) / scale
     abc: dict[str, Any]
     sampler: str
     n_procs: int
@@ -119,7 +121,7 @@ class Calibration:
         """Hash of what the posterior depends on (model, priors, targets, scales, population size, seed);
         stopping rules and the sampler may change between resumes."""
         what = {"model": self.model, "priors": [dataclasses.asdict(p) for p in self.priors], "space": "unit",
-                "targets": self.targets, "scales": self.scales, "population_size": self.abc["population_size"],
+                "targets": self.targets, "scales": self.scales, "distance": self.distance, "population_size": self.abc["population_size"],
                 "seed": self.seed}
         return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -269,6 +271,9 @@ def validate(raw: dict, name: str = DEFAULT_CALIBRATION) -> Calibration:
         targets[key] = float(value)
     if not targets:
         raise CalibrationError("targets is empty: name at least one of " + ", ".join(TWITTER2009_TARGETS))
+    distance = raw.get("distance", "log_ratio")
+    if distance not in DISTANCES:
+        raise CalibrationError(f"distance must be one of {', '.join(DISTANCES)}; got {distance!r}")
     scales: dict[str, float] = {}
     for key, value in (raw.get("target_scales") or {}).items():
         if key not in CALIBRATION_STATISTICS or key not in targets:
@@ -277,7 +282,11 @@ def validate(raw: dict, name: str = DEFAULT_CALIBRATION) -> Calibration:
             raise CalibrationError(f"target_scales.{key} must be a number > 0; got {value!r}")
         scales[key] = float(value)
     for key, value in targets.items():
-        if key not in scales:
+        if distance == "log_ratio" and value <= 0:
+            raise CalibrationError(f"targets.{key} must be > 0 for distance=log_ratio; got {value!r}")
+        if key not in scales and distance == "log_ratio":
+            scales[key] = 1.0
+        elif key not in scales:
             if value == 0:
                 raise CalibrationError(f"target_scales.{key} must be given: the target is 0, so it has no "
                                        "relative scale")
@@ -319,7 +328,8 @@ def validate(raw: dict, name: str = DEFAULT_CALIBRATION) -> Calibration:
             base.replace(**{p.name: _cast(p, getattr(p, pick)) for p in priors})
     except ParameterError as exc:
         raise CalibrationError(f"model: {exc}") from None
-    return Calibration(name=name, model=model, priors=priors, targets=targets, scales=scales, abc=abc,
+    return Calibration(name=name, model=model, priors=priors, targets=targets, scales=scales, distance=distance,
+                       abc=abc,
                        sampler=sampler, n_procs=int(n_procs), dask_address=address, out=out, db=db,
                        resume=bool(raw.get("resume", False)), seed=int(seed), raw=raw)
 
@@ -368,14 +378,22 @@ class Simulator:
 
 
 class ScaledDistance:
-    """Root mean square of (statistic - target) / scale over the targets; a missing statistic (NaN) is
-    infinitely far."""
+    """Root mean square over the targets of each statistic's miss divided by its scale: the miss is
+    log(statistic / target) (``log_ratio``, a factor of two off counts the same above and below) or
+    statistic - target (``relative``, with the target as the default scale). A missing statistic (NaN), or a
+    statistic <= 0 under ``log_ratio``, is infinitely far."""
 
-    def __init__(self, scales: dict[str, float]):
-        self.scales = dict(scales)
+    def __init__(self, scales: dict[str, float], kind: str = "log_ratio"):
+        self.scales, self.kind = dict(scales), kind
+
+    def miss(self, value: float, target: float) -> float:
+        """The unscaled miss of one statistic."""
+        if self.kind == "log_ratio":
+            return math.log(value / target) if value > 0 else float("inf")
+        return value - target
 
     def __call__(self, x: dict, x0: dict) -> float:
-        d = [((float(x[k]) - float(x0[k])) / s) for k, s in self.scales.items()]
+        d = [self.miss(float(x[k]), float(x0[k])) / s for k, s in self.scales.items()]
         if not all(math.isfinite(v) for v in d):
             return float("inf")
         return float(math.sqrt(sum(v * v for v in d) / len(d)))
@@ -409,7 +427,7 @@ def make_abc(cal: Calibration, sampler=None):
     base = base_params(cal)
     prior = pyabc.Distribution(**{p.key: p.rv() for p in cal.priors})
     simulator = Simulator(base, cal.priors, cal.seed, tuple(cal.targets))
-    return pyabc.ABCSMC(simulator, prior, ScaledDistance(cal.scales), population_size=cal.abc["population_size"],
+    return pyabc.ABCSMC(simulator, prior, ScaledDistance(cal.scales, cal.distance), population_size=cal.abc["population_size"],
                         sampler=sampler if sampler is not None else make_sampler(cal))
 
 
