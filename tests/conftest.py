@@ -25,6 +25,18 @@ TINY = ["population.size=200", "run.steps=20", "meetups.rate=0.3", "meetups.min_
 PARQUETS = tuple(f"{t}.parquet" for t in TABLES)
 
 
+def _scenario_values(name: str) -> dict:
+    import yaml  # noqa: PLC0415
+
+    path = Path(__file__).resolve().parents[1] / "src" / "socialsim" / "conf" / "scenario" / f"{name}.yaml"
+    return {f"{g}.{k}": v for g, sub in yaml.safe_load(path.read_text()).items() for k, v in sub.items()}
+
+
+#: the earlier, uncalibrated defaults (scenario=uncalibrated) without its size: a denser, busier world, for
+#: tests whose mechanism needs many follows, posts or follow-backs to show within a short run
+UNCALIBRATED = {k: v for k, v in _scenario_values("uncalibrated").items() if k != "population.size"}
+
+
 def env(**extra: str) -> dict[str, str]:
     """This process's environment for a subprocess, without HYDRA_FULL_ERROR, with warnings off, plus ``extra``."""
     out = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}

@@ -67,7 +67,7 @@ def test_parameters_that_differ_become_columns_without_overrides(tmp_path):
     run_to_folder(tiny(), tmp_path / "a")
     run_to_folder(tiny(**{"meetups.rate": 0.0}), tmp_path / "b")
     runs, _ = load_sweep(tmp_path, timeseries=False)
-    assert "meetups.rate" in runs.attrs["swept"] and sorted(runs["meetups.rate"]) == [0.0, 0.02]
+    assert "meetups.rate" in runs.attrs["swept"] and sorted(runs["meetups.rate"]) == [0.0, Params().meetups.rate]
     assert "population.size" not in runs  # the same in every run
 
 

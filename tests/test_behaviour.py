@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import UNCALIBRATED
 from socialsim import PlatformModel, rules
 from socialsim.phases import leave
 
@@ -116,7 +117,7 @@ def test_intimacy_gap_narrows_with_a_larger_reply_budget():
 def test_reply_partners_saturate_as_followees_grow():
     """Huberman, Romero & Wu (2008) in the model: in a world where people follow many, the distinct people one
     replies to per online day level off while followees keep growing, and never exceed the budget."""
-    m = PlatformModel({"population.size": 1500, "seed": 0, "behaviour.follow_base": -1.5,
+    m = PlatformModel({**UNCALIBRATED, "population.size": 1500, "seed": 0, "behaviour.follow_base": -1.5,
                        "platform.recommender_slots": 10}).run(170)
     s = m.state
     pairs = set()

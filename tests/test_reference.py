@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from conftest import UNCALIBRATED
 from socialsim import PlatformModel, metrics, reference, rules
 from socialsim.reference import ReferenceModel
 from socialsim.state import ACTIVE, QUIET
@@ -141,10 +142,11 @@ def _perturbed(**changes) -> types.SimpleNamespace:
 @pytest.mark.slow
 def test_comparison_flags_a_rule_that_differs(monkeypatch):
     """Halving the follow-back chance in the reference only (a plausible slip) must be caught."""
-    fast = runs(PlatformModel, {})
+    # the earlier defaults' frequent follow-backs, so that halving them moves reciprocity well beyond noise
+    fast = runs(PlatformModel, UNCALIBRATED)
     monkeypatch.setattr(reference, "rules", _perturbed(
         follow_back_probability=lambda *args: 0.5 * rules.follow_back_probability(*args)))
-    table = compare(fast, runs(ReferenceModel, {}))
+    table = compare(fast, runs(ReferenceModel, UNCALIBRATED))
     print(f"\nfollow-back halved in the reference:\n{table.round(4).to_string()}")
     assert table.loc["reciprocity", "flagged"], table.to_string()
 
@@ -171,7 +173,7 @@ SHARED_RULES = {
                           "population.homophily": 0.9}),
     # the reply budget: no reply fits, or replies are chosen at random whatever the closeness
     "within_budget": (lambda owner, priority, budget: np.zeros(np.shape(owner)[0], bool), {}),
-    "interaction_priority": (lambda closeness, u, exploration: u, {"intimacy.exploration": 0.0,
+    "interaction_priority": (lambda closeness, u, exploration: u, {**UNCALIBRATED, "intimacy.exploration": 0.0,
                                                                    "behaviour.engage_base": 4.0}),
     # leaving when one's audience changes: everyone half likely to go quiet every step
     "audience_quiet_probability": (lambda *args: 0.5 + 0.0 * np.asarray(args[0], float), {}),

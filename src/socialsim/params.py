@@ -44,7 +44,7 @@ POS = (0.0, None)
 @dataclass
 class PopulationParams:
     """The people who could join: traits, towns, offline contacts and groups."""
-    size: int = _p(3000, "people who could join (N)", (1, None))
+    size: int = _p(2000, "people who could join (N)", (1, None))
     towns: int = _p(20, "towns the population lives in (L)", (1, None))
     town_size_exponent: float = _p(1.0, "Zipf exponent of town sizes (0 = equal towns)", POS)
     skill_alpha: float = _p(2.0, "Beta(alpha, beta) margin of social skill in [0, 1]", (1e-6, None))
@@ -54,8 +54,8 @@ class PopulationParams:
     shyness_alpha: float = _p(2.0, "Beta margin of shyness in [0, 1]", (1e-6, None))
     shyness_beta: float = _p(2.0, "Beta margin of shyness", (1e-6, None))
     skill_shyness_correlation: float = _p(-0.3, "Gaussian-copula correlation of skill and shyness", (-1.0, 1.0))
-    activity_alpha: float = _p(2.0, "Beta margin of activity: the chance to be online in a step", (1e-6, None))
-    activity_beta: float = _p(3.0, "Beta margin of activity", (1e-6, None))
+    activity_alpha: float = _p(1.10243, "Beta margin of activity: the chance to be online in a step", (1e-6, None))
+    activity_beta: float = _p(2.81811, "Beta margin of activity", (1e-6, None))
     offline_degree: float = _p(10.0, "mean number of offline contacts per person", POS)
     offline_local_share: float = _p(0.8, "share of offline contacts within one's own town", PROB)
     offline_reach_exponent: float = _p(0.7, "offline contacts grow as reach ** this", POS)
@@ -118,7 +118,7 @@ class PlatformParams:
 @dataclass
 class BehaviourParams:
     """What members do: posting, engaging, resharing, following, following back and unfollowing."""
-    post_prob: float = _p(0.5, "chance an online member posts", PROB)
+    post_prob: float = _p(0.412065, "chance an online member posts", PROB)
     appeal_noise: float = _p(0.25, "sd of the noise added to skill to give a post's appeal", POS)
     engage_base: float = _p(-4.0, "logit of engaging (like or reply) with a post of appeal 0", (None, None))
     engage_slope: float = _p(3.0, "rise of the engagement logit per unit appeal", (None, None))
@@ -127,12 +127,12 @@ class BehaviourParams:
     answer_prob: float = _p(0.6, "chance the author answers a reply (times 1 - shyness/2)", PROB)
     reshare_base: float = _p(-6.0, "logit of resharing a post of appeal 0", (None, None))
     reshare_slope: float = _p(3.0, "rise of the reshare logit per unit appeal", (None, None))
-    follow_base: float = _p(-5.4, "logit of following an author one is exposed to", (None, None))
+    follow_base: float = _p(-4.37331, "logit of following an author one is exposed to", (None, None))
     follow_slope: float = _p(3.0, "rise of the follow logit per unit appeal", (None, None))
-    prominence: float = _p(0.3, "rise of the follow logit per unit log-reach of the author", POS)
-    offline_follow_prob: float = _p(0.6, "chance a newcomer follows each offline contact already on it", PROB)
-    follow_back_prob: float = _p(0.5, "chance to follow back a new follower, for an account with few followers", PROB)
-    follow_back_scale: float = _p(100.0, "followers at which the follow-back chance has halved", (1e-9, None))
+    prominence: float = _p(0.4371, "rise of the follow logit per unit log-reach of the author", POS)
+    offline_follow_prob: float = _p(0.250754, "chance a newcomer follows each offline contact already on it", PROB)
+    follow_back_prob: float = _p(0.0395138, "chance to follow back a new follower, for an account with few followers", PROB)
+    follow_back_scale: float = _p(10.8583, "followers at which the follow-back chance has halved", (1e-9, None))
     silence_steps: int = _p(30, "steps without a post after which followers start to unfollow", (1, None))
     unfollow_prob: float = _p(0.05, "chance per step to unfollow a silent account", PROB)
 
@@ -163,9 +163,9 @@ class IntimacyParams:
 @dataclass
 class MeetupParams:
     """Local meetups: how often they happen, who hears of them and goes, and whom they meet."""
-    rate: float = _p(0.02, "chance per step that an eligible town holds a meetup", PROB)
+    rate: float = _p(0.0378, "chance per step that an eligible town holds a meetup", PROB)
     min_members: int = _p(20, "members a town needs for meetups", (1, None))
-    hear_prob: float = _p(0.3, "chance to hear of a meetup through each local followee", PROB)
+    hear_prob: float = _p(0.435, "chance to hear of a meetup through each local followee", PROB)
     attend_base: float = _p(-2.0, "logit of attending, having heard", (None, None))
     attend_skill: float = _p(2.0, "rise of the attendance logit per unit skill", POS)
     attend_ties: float = _p(0.5, "rise of the attendance logit per log(1 + local followees)", POS)
@@ -177,7 +177,7 @@ class MeetupParams:
 @dataclass
 class LeavingParams:
     """Going quiet and leaving: the base rate and the exit rule."""
-    quiet_rate: float = _p(0.001, "chance per step that a member goes quiet (then leaves)", PROB)
+    quiet_rate: float = _p(0.00052495, "chance per step that a member goes quiet (then leaves)", PROB)
     quiet_steps: int = _p(30, "steps a quiet member stays before leaving", (0, None))
     mainstream_share: float = _p(0.3, "share of the population on the platform that makes it mainstream", PROB)
     elite_quantile: float = _p(0.9, "reach quantile above which a person counts as elite", PROB)
@@ -194,7 +194,7 @@ class LeavingParams:
                                  "(exit_rule=audience)", (1, None))
     tolerance: float = _p(0.2, "relative fall of the valued-audience share a member shrugs off "
                           "(exit_rule=audience)", PROB)
-    disappointment_exit: float = _p(0.2, "extra quiet chance per step per unit of relative fall beyond the "
+    disappointment_exit: float = _p(0.0914122, "extra quiet chance per step per unit of relative fall beyond the "
                                     "tolerance (exit_rule=audience)", PROB)
 
 

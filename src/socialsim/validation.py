@@ -32,15 +32,6 @@ from .params import Params
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "conf" / "scenario"
 
-# Kwak, Lee, Park, Moon 2010, "What is Twitter, a social network or a news media?" (WWW 2010):
-# 41.7M profiles, 1.47B follows, crawled June-September 2009.
-KWAK2010 = {
-    "reciprocity": 0.221,  # pair-based: share of linked pairs that are mutual
-    "followers_powerlaw_alpha": 2.276,  # follower counts, body of the distribution (up to ~1e5 followers)
-    "followed_by_no_followee": 0.676,  # users followed by none of the accounts they follow
-}
-
-
 # --- running a preset -----------------------------------------------------
 def scenario_params(name: str, overrides: dict | None = None) -> Params:
     """The parameters of ``socialsim/conf/scenario/NAME.yaml`` with dotted overrides.
@@ -233,30 +224,6 @@ def powerlaw_vs_exponential(values, xmin: float | None = None) -> tuple[float, f
         fit = powerlaw.Fit(x, discrete=True, xmin=xmin, verbose=False)
         r, p = fit.distribution_compare("power_law", "exponential", normalized_ratio=True)
     return float(r), float(p)
-
-
-def twitter_statistics(out: RunOutput) -> dict[str, float]:
-    """The three Kwak et al. statistics of a run, among the members on the platform at the end."""
-    members = current(out.members)
-    fit = powerlaw_fit(members["followers"].to_numpy(), body_share=BODY_SHARE)
-    return {
-        "reciprocity": pair_reciprocity(out.follows),
-        "followers_powerlaw_alpha": fit.alpha,
-        "followers_powerlaw_xmin": fit.xmin,
-        "followers_powerlaw_n_tail": fit.n_tail,
-        "followed_by_no_followee": share_followed_by_no_followee(out.follows, members),
-        "members": float(len(members)),
-        "mean_followers": float(members["followers"].mean()),
-    }
-
-
-def calibration_objective(stat: dict[str, float], targets: dict[str, float] = KWAK2010) -> float:
-    """Sum of squared relative errors of the three Kwak et al. statistics (0 = all hit).
-
-    Relative errors put the two shares and the exponent on one scale: missing the 22.1% reciprocity by
-    2.2 points costs as much as missing the exponent 2.276 by 0.23.
-    """
-    return float(sum(((stat[k] - v) / v) ** 2 for k, v in targets.items()))
 
 
 # --- classic models ---------------------------------------------------------
