@@ -265,13 +265,26 @@ def _rank_correlation(x_ranks: np.ndarray, y_ranks: np.ndarray) -> float:
     return float(np.clip(c[0, 1], -1.0, 1.0))
 
 
-def _turnover(state: State, params, members: np.ndarray, followers: np.ndarray) -> float:
+def track_top_k(state: State, params) -> None:
+    """Remember this step's top-k members by followers, for ``top_k_turnover``, on a step that is not measured
+    (``run.record_every`` > 1): the turnover compares with the top group exactly ``turnover_lag`` steps earlier."""
+    members = state.members()
+    _remember_top_k(state, params, members, state.graph.in_deg[members])
+
+
+def _remember_top_k(state: State, params, members: np.ndarray, followers: np.ndarray) -> set:
     k = min(params.metrics.top_k, members.size)
     top = set(members[np.argpartition(-followers, k - 1)[:k]].tolist()) if k else set()
     history = state.top_k_history
     history.append(top)
+    del history[: max(0, len(history) - params.metrics.turnover_lag - 1)]
+    return top
+
+
+def _turnover(state: State, params, members: np.ndarray, followers: np.ndarray) -> float:
+    top = _remember_top_k(state, params, members, followers)
+    history = state.top_k_history
     lag = params.metrics.turnover_lag
-    del history[: max(0, len(history) - lag - 1)]
     past = history[0]
     if len(history) <= lag or not past or not top:
         return 0.0
