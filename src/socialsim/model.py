@@ -16,6 +16,19 @@ from .phases import PHASES, follow, join, unfollow
 from .state import State, StepCounts
 
 
+class MetricCollector(mesa.DataCollector):
+    """Mesa's DataCollector for reporters that return plain numbers, stored as they are.
+
+    Mesa copies every reported value (``copy.deepcopy``) in case it is a mutable object; the metrics are floats and
+    the step an int, so the copy changes nothing and, with 38 reporters, costs a measurable share of a small step.
+    """
+
+    def collect(self, model) -> None:
+        """Append each model reporter's value to ``model_vars``."""
+        for name, reporter in self.model_reporters.items():
+            self.model_vars[name].append(reporter(model))
+
+
 class PlatformModel(mesa.Model):
     """The platform model.
 
@@ -47,7 +60,7 @@ class PlatformModel(mesa.Model):
         # so that a checkpoint restores it through the public ``model_vars``
         reporters = {"step": lambda m: m.steps}
         reporters.update({name: (lambda m, name=name: m.metrics[name]) for name in metrics.METRIC_NAMES})
-        self.datacollector = mesa.DataCollector(model_reporters=reporters)
+        self.datacollector = MetricCollector(model_reporters=reporters)
 
     # --- checkpoints -------------------------------------------------------
     def checkpoint(self) -> dict[str, Any]:
