@@ -511,7 +511,43 @@ def report(results: dict) -> str:
         lines.append("")
     if "compare" in results:
         lines += [compare_report(results["compare"]), ""]
+    if "fixed_cost" in results:
+        lines += [fixed_cost_report(results["fixed_cost"]), ""]
     return "\n".join(lines)
+
+
+FIXED_COST_MEASURES = {
+    "step_500": ("CPU ms per step, 500 people x 365 steps, in process", "{:.2f}"),
+    "run_2000": ("CPU s of a run of 2,000 people x 365 steps, in process", "{:.2f}"),
+    "cli_first_step": ("CPU s of `python -m socialsim population.size=500 run.steps=1`, start to exit", "{:.2f}"),
+    "cli_2000": ("CPU s of `python -m socialsim population.size=2000`, start to exit", "{:.2f}"),
+}
+
+
+def fixed_cost_report(c: dict) -> str:
+    """The section of results.md written by benchmarks/fixed_cost.py: the fixed cost of small runs."""
+    m = c.get("machine", {})
+    sparse = " ".join(f"{k}={v}" for k, v in c["sparse"].items())
+    rows = ["## Fixed cost of small runs, against an earlier commit", "",
+            f"Command: `python benchmarks/fixed_cost.py --before {c['before']}` (see its docstring), at {c['after']} "
+            f"on {m.get('cpu')}, {m.get('cores')} cores. Fresh processes alternating between the trees, "
+            f"{c['repeats']} of each; medians; 1-minute load average {c['load'][0]:.1f}-{c['load'][1]:.1f} on "
+            f"2 cores. `after, sparse` is this tree with {sparse} (metrics at step 0 and at the end only).", "",
+            f"| measure | before ({c['before']}) | after ({c['after']}) | after / before | after, sparse | "
+            "sparse / before |", "|---|---:|---:|---:|---:|---:|"]
+    for key, (label, fmt) in FIXED_COST_MEASURES.items():
+        med = c["median"][key]
+        rows.append(f"| {label} | {fmt.format(med['before'])} | {fmt.format(med['after'])} | "
+                    f"{med['after'] / med['before']:.2f} | {fmt.format(med['after_sparse'])} | "
+                    f"{med['after_sparse'] / med['before']:.2f} |")
+    wall = c.get("median_wall", {})
+    if wall:
+        rows += ["", "Wall times (medians; more disturbed by other load): " + "; ".join(
+            f"{key}: {wall[key]['before']:.2f} -> {wall[key]['after']:.2f} (sparse {wall[key]['after_sparse']:.2f})"
+            for key in FIXED_COST_MEASURES if key in wall) + "."]
+    rows += ["", "The three tables of the in-process runs (timeseries, members, follows; Parquet bytes) are "
+             + ("identical in both trees." if c["identical"] else "NOT identical in both trees.")]
+    return "\n".join(rows)
 
 
 def compare_report(c: dict) -> str:

@@ -82,7 +82,7 @@ COMMANDS = [
      ["run.checkpoint_every must be a whole number >= 0", "'ten'"]),
     ("resume-given-a-word", ["run.resume=perhaps"], ["run.resume must be true or false", "'perhaps'"]),
     ("group-given-a-value", ["run=short"],
-     ["run is a group of settings (steps, checkpoint_every, resume), not a value", "run.KEY=VALUE"]),
+     ["run is a group of settings (steps, checkpoint_every, resume, record_every), not a value", "run.KEY=VALUE"]),
     ("group-given-a-number", ["platform=5"], ["a config group takes the name of one of its options"]),
     ("hydra-setting-of-the-wrong-type", ["hydra.launcher.n_jobs=x"],
      ["hydra.launcher.n_jobs", "could not be converted to Integer"]),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from numba import njit
@@ -250,28 +252,41 @@ def subset_ranks(order: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def _rank_correlation(x_ranks: np.ndarray, y_ranks: np.ndarray) -> float:
-    if x_ranks.size < 3 or np.ptp(x_ranks) == 0 or np.ptp(y_ranks) == 0:
+    n = x_ranks.size
+    if n < 3 or x_ranks.max() == x_ranks.min() or y_ranks.max() == y_ranks.min():
         return 0.0
     # np.corrcoef's arithmetic step by step (bit-identical), without its argument handling, which costs more
-    # than the arithmetic at the sizes measured every step
-    xy = np.empty((2, x_ranks.size))
+    # than the arithmetic at the sizes measured every step: the same centring and product of the two rows, then
+    # the one correlation needed, in scalars (each operation correctly rounded, as numpy's element by element)
+    xy = np.empty((2, n))
     xy[0], xy[1] = x_ranks, y_ranks
-    xy -= xy.mean(axis=1)[:, None]
+    xy -= (np.add.reduce(xy, axis=1) / n)[:, None]  # what xy.mean(axis=1) computes
     c = np.dot(xy, xy.T)
-    c *= np.true_divide(1, x_ranks.size - 1)
-    sd = np.sqrt(np.diag(c))
-    c /= sd[:, None]
-    c /= sd[None, :]
-    return float(np.clip(c[0, 1], -1.0, 1.0))
+    scale = 1.0 / (n - 1)
+    r = float(c[0, 1]) * scale / math.sqrt(float(c[0, 0]) * scale) / math.sqrt(float(c[1, 1]) * scale)
+    return min(max(r, -1.0), 1.0)
 
 
-def _turnover(state: State, params, members: np.ndarray, followers: np.ndarray) -> float:
+def track_top_k(state: State, params) -> None:
+    """Remember this step's top-k members by followers, for ``top_k_turnover``, on a step that is not measured
+    (``run.record_every`` > 1): the turnover compares with the top group exactly ``turnover_lag`` steps earlier."""
+    members = state.members()
+    _remember_top_k(state, params, members, state.graph.in_deg[members])
+
+
+def _remember_top_k(state: State, params, members: np.ndarray, followers: np.ndarray) -> set:
     k = min(params.metrics.top_k, members.size)
     top = set(members[np.argpartition(-followers, k - 1)[:k]].tolist()) if k else set()
     history = state.top_k_history
     history.append(top)
+    del history[: max(0, len(history) - params.metrics.turnover_lag - 1)]
+    return top
+
+
+def _turnover(state: State, params, members: np.ndarray, followers: np.ndarray) -> float:
+    top = _remember_top_k(state, params, members, followers)
+    history = state.top_k_history
     lag = params.metrics.turnover_lag
-    del history[: max(0, len(history) - lag - 1)]
     past = history[0]
     if len(history) <= lag or not past or not top:
         return 0.0

@@ -212,6 +212,9 @@ class RunParams:
     checkpoint_every: int = _p(0, "save checkpoint.npz in the run folder every this many steps (0 = never); "
                                "how a run is carried out, not what it computes", (0, None))
     resume: bool = _p(False, "continue from the run folder's checkpoint (same configuration only)")
+    record_every: int = _p(1, "measure and record the metrics every this many steps and at the last step; joined, "
+                           "left, meetups, attendees and nonfollower_impression_share then cover the steps since "
+                           "the previous record", (1, None))
 
 
 @dataclass
@@ -411,6 +414,9 @@ def flat_params(params: Params) -> dict[str, Any]:
 RUN_CONTROL = ("run.checkpoint_every", "run.resume")
 #: input files, left out of config_hash when not given
 OPTIONAL_INPUTS = ("population.offline_network", "population.offline_towns")
+#: settings added after run folders were first written, left out of config_hash at these default values, so that
+#: a configuration keeps its hash (and its run folders) when it does not use them
+LATER_DEFAULTS = {"run.record_every": 1}
 
 
 def config_hash(params: Params) -> str:
@@ -423,6 +429,10 @@ def config_hash(params: Params) -> str:
     for name in OPTIONAL_INPUTS:  # unset, they leave the hashes of configurations made before they existed
         group, _, key = name.partition(".")
         if not data[group].get(key):
+            data[group].pop(key, None)
+    for name, default in LATER_DEFAULTS.items():
+        group, _, key = name.partition(".")
+        if data[group].get(key) == default:
             data[group].pop(key, None)
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import special, stats
 
 from . import rules
 from .params import ParameterError, PopulationParams
@@ -84,9 +83,13 @@ def draw_traits(p: PopulationParams, n: int, rng: np.random.Generator) -> tuple[
     A Gaussian copula: correlated normals pushed through the chosen margins (Beta for skill and shyness,
     log-normal with mean 1 for reach); activity is an independent Beta draw.
     """
+    # scipy.special here rather than at the top: it takes a good part of a second to import, which `--help`, bad
+    # input and the configuration need not pay; ndtr is the standard normal CDF (what scipy.stats.norm.cdf computes)
+    from scipy.special import betaincinv, ndtr
+
     z_skill, z_reach, z_shy = _correlated_normals(rng, n, p.skill_reach_correlation, p.skill_shyness_correlation)
-    skill = special.betaincinv(p.skill_alpha, p.skill_beta, stats.norm.cdf(z_skill))
-    shyness = special.betaincinv(p.shyness_alpha, p.shyness_beta, stats.norm.cdf(z_shy))
+    skill = betaincinv(p.skill_alpha, p.skill_beta, ndtr(z_skill))
+    shyness = betaincinv(p.shyness_alpha, p.shyness_beta, ndtr(z_shy))
     reach = np.exp(p.reach_sigma * z_reach - 0.5 * p.reach_sigma**2)
     activity = rng.beta(p.activity_alpha, p.activity_beta, n)
     return skill, reach, z_reach, shyness, activity

@@ -282,6 +282,8 @@ class ReferenceModel(mesa.Model):
         self.n_joined = 0
         self.mainstream_since = -1
         self.counts = StepCounts()
+        self.counts_unrecorded: StepCounts | None = None  # tallies of steps not recorded yet (run.record_every)
+        self.recorded_step = -1  # the last step whose metrics were recorded
         self.reply_candidates: list[tuple[Person, Person]] = []  # (replier, author), close_rule=budget
         self.top_k_history: list[set] = []
         self.metrics: dict[str, float] = {}
@@ -321,14 +323,22 @@ class ReferenceModel(mesa.Model):
         self.meetups()
         self.leave()
         self.agents.shuffle_do("decay")
-        self.measure()
+        every = self.params.run.record_every
+        if every == 1 or self.steps % every == 0 or self.steps == self.params.run.steps:
+            self.measure()
+        else:  # as the fast model: carry the tallies, remember the top group
+            self.counts_unrecorded = self.counts.plus(self.counts_unrecorded or StepCounts())
+            self._remember_top_k([x for x in self.people if x.is_member])
 
     def run(self, steps: int | None = None, progress=None) -> ReferenceModel:
-        """Run ``steps`` steps (default ``params.run.steps``); ``progress`` is called after each."""
+        """Run ``steps`` steps (default ``params.run.steps``); ``progress`` is called after each. The metrics of the
+        last step are recorded whatever ``run.record_every``."""
         for _ in range(self.params.run.steps if steps is None else steps):
             self.step()
             if progress is not None:
                 progress(self)
+        if self.recorded_step != self.steps:
+            self.measure()
         return self
 
     def _new_counts(self) -> None:
@@ -555,9 +565,13 @@ class ReferenceModel(mesa.Model):
 
     # --- measure -------------------------------------------------------------
     def measure(self) -> None:
-        """Compute every metric for the current state and hand them to the DataCollector."""
+        """Compute every metric for the current state and hand them to the DataCollector (the per-step tallies
+        cover the steps since the previous record)."""
+        if self.counts_unrecorded is not None:
+            self.counts, self.counts_unrecorded = self.counts_unrecorded.plus(self.counts), None
         self.metrics = self.compute_metrics()
         self.datacollector.collect(self)
+        self.recorded_step = self.steps
 
     def compute_metrics(self) -> dict[str, float]:
         """The metrics of ``socialsim.metrics.METRICS``, computed from the agents (all members, no sample)."""
@@ -661,14 +675,21 @@ class ReferenceModel(mesa.Model):
             return mine.origin if mine.since < theirs.since else theirs.origin
         return min(mine.origin, theirs.origin)
 
-    def _turnover(self, members: list[Person]) -> float:
-        """Share of today's top-k by followers (ties: lower index first) not in the top-k ``turnover_lag`` steps ago."""
+    def _remember_top_k(self, members: list[Person]) -> set[int]:
+        """This step's top-k by followers (ties: lower index first), kept for ``turnover_lag`` steps."""
         mp = self.params.metrics
         ranked = sorted(members, key=lambda x: -len(x.followers))  # stable: members are in index order
         top = {x.index for x in ranked[: mp.top_k]}
         history = self.top_k_history
         history.append(top)
         del history[: max(0, len(history) - mp.turnover_lag - 1)]
+        return top
+
+    def _turnover(self, members: list[Person]) -> float:
+        """Share of today's top-k by followers (ties: lower index first) not in the top-k ``turnover_lag`` steps ago."""
+        mp = self.params.metrics
+        top = self._remember_top_k(members)
+        history = self.top_k_history
         past = history[0]
         if len(history) <= mp.turnover_lag or not past or not top:
             return 0.0

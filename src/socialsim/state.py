@@ -75,6 +75,10 @@ class StepCounts:
     meetups: int = 0  # meetups held (meet phase)
     attendees: int = 0
 
+    def plus(self, other: StepCounts) -> StepCounts:
+        """The tallies of two stretches of steps added up (for metrics recorded every ``run.record_every`` steps)."""
+        return StepCounts(**{name: getattr(self, name) + getattr(other, name) for name in self.__dataclass_fields__})
+
 
 @dataclass
 class State:
@@ -113,6 +117,8 @@ class State:
     left_now: np.ndarray = None
     reply_pairs: tuple = None  # (replier, author) of the replies sent this step
     counts: StepCounts = field(default_factory=StepCounts)  # per-step tallies for the metrics
+    # tallies of the steps since the metrics were last recorded (run.record_every > 1), None when there are none
+    counts_unrecorded: StepCounts | None = None
     top_k_history: list = field(default_factory=list)
 
     @classmethod
