@@ -467,6 +467,342 @@ def bootstrap_worlds(shares: np.ndarray, stat: Callable[[np.ndarray], float] = u
     return est, float(lo), float(hi)
 
 
+# --- robustness map: each headline claim at the baseline, over the posterior draws, at a larger population ----
+#: the settings of the robustness map at each scale. Full: the baseline with 20 seeds, every posterior draw with 5
+#: paired seeds, and 10 times the baseline population with 5 seeds. ci: small populations and few seeds.
+ROBUSTNESS_SETTINGS: dict[str, dict[str, Any]] = {
+    "full": {"baseline_seeds": 20, "draw_seeds": 5, "draws": None, "scale_factor": 10, "scale_seeds": 5,
+             "overrides": {}},
+    "ci": {"baseline_seeds": 3, "draw_seeds": 2, "draws": 3, "scale_factor": 2, "scale_seeds": 2,
+           "overrides": {"population.size": 200, "run.steps": 40}},
+}
+#: a claim holds across the posterior when its sign holds in at least this share of the draws
+HOLDS_SHARE = 0.8
+#: the folder of the posterior draws (the config group ``posterior``: ``+posterior=draw_NN``)
+POSTERIOR_DIR = CONFIG_DIR / "posterior"
+ROBUSTNESS_CONTEXTS = ("baseline", "posterior", "scale")
+
+
+class Claim:
+    """A headline claim: ``outcome`` moves with the claimed ``sign`` (+1 or -1) from condition ``base`` to
+    ``other`` (each a dict of dotted parameter overrides), stated in one line."""
+
+    def __init__(self, name: str, outcome: str, base: dict[str, Any], other: dict[str, Any], sign: int,
+                 statement: str) -> None:
+        self.name, self.outcome, self.statement = name, outcome, statement
+        self.base, self.other, self.sign = dict(base), dict(other), int(sign)
+
+    def __repr__(self) -> str:
+        return f"Claim({self.name!r}: {self.outcome} {'+' if self.sign > 0 else '-'} {self.base} -> {self.other})"
+
+    def label(self, which: str) -> str:
+        """'key=value, ...' of condition ``which`` (``base`` or ``other``)."""
+        return ", ".join(_override_lines(getattr(self, which)))
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _override_lines(overrides: dict[str, Any]) -> list[str]:
+    return [f"{k}={_format_value(v)}" for k, v in overrides.items()]
+
+
+def load_claims(path: str | os.PathLike) -> list[Claim]:
+    """The claims declared in a YAML file (a list under ``claims:``, each with name, outcome, base, other,
+    sign ``+`` or ``-`` and statement). Raises ValueError naming the first problem."""
+    import yaml
+
+    from .metrics import METRIC_NAMES
+    from .params import ParameterError, Params
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"cannot read the claims file {path}: {str(exc).splitlines()[0]}") from None
+    items = data.get("claims") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not items:
+        raise ValueError(f"{path} must hold a non-empty list under 'claims:'")
+    claims, names = [], set()
+    outcomes = set(METRIC_NAMES) | set(DERIVED_OUTCOMES)
+    for i, item in enumerate(items):
+        where = f"{path}, claim {i + 1}"
+        if not isinstance(item, dict):
+            raise ValueError(f"{where}: each claim is a mapping with name, outcome, base, other, sign, statement")
+        missing = [k for k in ("name", "outcome", "base", "other", "sign", "statement") if k not in item]
+        if missing:
+            raise ValueError(f"{where}: missing {', '.join(missing)}")
+        name = str(item["name"])
+        where = f"{path}, claim {name!r}"
+        if name in names:
+            raise ValueError(f"{where}: the name is used twice")
+        names.add(name)
+        if item["outcome"] not in outcomes:
+            raise ValueError(f"{where}: outcome {item['outcome']!r} is not a metric or a derived outcome "
+                             f"({', '.join(sorted(DERIVED_OUTCOMES))}, or a name in socialsim.metrics.METRICS)")
+        sign = {"+": 1, "-": -1, 1: 1, -1: -1}.get(item["sign"])
+        if sign is None:
+            raise ValueError(f"{where}: sign must be '+' or '-'; got {item['sign']!r}")
+        for which in ("base", "other"):
+            if not isinstance(item[which], dict) or not item[which]:
+                raise ValueError(f"{where}: {which} must be a non-empty mapping of dotted parameters to values")
+            try:
+                Params.from_dict({}, **item[which])
+            except ParameterError as exc:
+                raise ValueError(f"{where}, {which}: {exc}") from None
+        if item["base"] == item["other"]:
+            raise ValueError(f"{where}: base and other are the same condition")
+        claims.append(Claim(name, item["outcome"], item["base"], item["other"], sign, str(item["statement"])))
+    return claims
+
+
+def posterior_draws(directory: str | os.PathLike | None = None) -> list[str]:
+    """The posterior draws in ``directory`` (default the config group ``posterior/``): the names of its
+    ``*.yaml`` files, sorted, as ``+posterior=NAME`` takes them."""
+    directory = Path(directory) if directory is not None else POSTERIOR_DIR
+    return sorted(p.stem for p in directory.glob("*.yaml")) if directory.is_dir() else []
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def draw_parameters(directory: str | os.PathLike | None = None) -> pd.DataFrame:
+    """One row per posterior draw (index: its name), one column per dotted parameter it sets."""
+    import yaml
+
+    directory = Path(directory) if directory is not None else POSTERIOR_DIR
+    rows = {name: _flatten(yaml.safe_load((directory / f"{name}.yaml").read_text()) or {})
+            for name in posterior_draws(directory)}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def sweep_job_names(overrides: Sequence[str],
+                    exclude: Sequence[str] = ("experiment", "run.checkpoint_every", "run.resume")) -> list[str]:
+    """The job folder names Hydra gives a sweep with these command-line overrides: each job's overrides as
+    typed (``+`` included, ``hydra.*`` left out), sorted and joined by commas (``hydra.job.override_dirname``)."""
+    entries = []
+    for line in overrides:
+        key, _, value = line.partition("=")
+        if key.startswith("hydra.") or key.lstrip("+~") in exclude:
+            continue
+        entries.append([f"{key}={v}" for v in _sweep_values(value)])
+    return [",".join(sorted(combo)) for combo in itertools.product(*entries)]
+
+
+def run_sweep(path: str | os.PathLike, overrides: Sequence[str], *, hydra_overrides: Sequence[str] = (),
+              quiet: bool = True) -> list[Path]:
+    """Run ``python -m socialsim -m OVERRIDES`` into the sweep folder ``path`` unless all of its jobs are
+    complete there (Hydra skips the complete ones itself, so a stopped sweep resumes); return the job folders."""
+    from .io import is_complete
+
+    path = Path(path)
+    jobs = [path / j for j in sweep_job_names(overrides)]
+    missing = [j for j in jobs if not is_complete(j)]
+    if missing:
+        cmd = [sys.executable, "-m", "socialsim", "-m", *overrides, f"hydra.sweep.dir={path}", *hydra_overrides]
+        print(f"running {len(missing)} of {len(jobs)} jobs:", " ".join(cmd[3:]), flush=True)
+        subprocess.run(cmd, cwd=REPO, check=True, stdout=subprocess.DEVNULL if quiet else None)
+        still = [j for j in jobs if not is_complete(j)]
+        if still:
+            raise RuntimeError(f"{len(still)} job(s) did not complete, e.g. {still[0]}")
+    return jobs
+
+
+def _elite_top(folder: Path) -> tuple[float, float]:
+    """(the elite's share of the top-k members by followers, the elite's share of members) at the end of a run;
+    the elite are the people above the reach quantile ``leaving.elite_quantile`` of the whole population."""
+    from .io import read_summary, read_table
+
+    k = int(read_summary(folder)["params"]["metrics.top_k"])
+    members = read_table(folder, "members")
+    here = members[members["left_step"] < 0]
+    elite = population_frame(folder).set_index("member_id")["elite"]
+    is_elite = elite.reindex(here["member_id"]).to_numpy(bool)
+    if not len(here):
+        return np.nan, np.nan
+    top = np.argsort(-here["followers"].to_numpy(), kind="stable")[:min(k, len(here))]
+    return float(is_elite[top].mean()), float(is_elite.mean())
+
+
+def _elite_top_share(folder: Path) -> float:
+    return _elite_top(folder)[0]
+
+
+def _elite_top_ratio(folder: Path) -> float:
+    top, members = _elite_top(folder)
+    return top / members if members else np.nan
+
+
+#: outcomes computed from a run folder's tables, beyond the metrics its summary holds
+DERIVED_OUTCOMES: dict[str, Callable[[Path], float]] = {
+    "elite_top_share": _elite_top_share,
+    "elite_top_ratio": _elite_top_ratio,
+}
+
+
+def run_outcome(folder: str | os.PathLike, outcome: str) -> float:
+    """The value of ``outcome`` in a complete run: its final metric, or a :data:`DERIVED_OUTCOMES` entry."""
+    from .io import read_summary
+
+    summary = read_summary(folder)
+    if summary is None:
+        raise FileNotFoundError(f"{folder} is not a complete run")
+    if outcome in summary.get("metrics", {}):
+        return float(summary["metrics"][outcome])
+    if outcome in DERIVED_OUTCOMES:
+        return float(DERIVED_OUTCOMES[outcome](Path(folder)))
+    raise ValueError(f"unknown outcome {outcome!r}: not a metric of {folder} nor one of "
+                     f"{', '.join(DERIVED_OUTCOMES)}")
+
+
+def robustness_settings(scale_name: str | None = None) -> dict[str, Any]:
+    """:data:`ROBUSTNESS_SETTINGS` of a scale (default the current one), with the baseline population size."""
+    from .params import Params
+
+    s = dict(ROBUSTNESS_SETTINGS[scale_name or scale()])
+    size = s["overrides"].get("population.size", Params().population.size)
+    s["population_size"] = int(size)
+    return s
+
+
+def run_robustness(claims: Sequence[Claim], *, settings: dict[str, Any] | None = None,
+                   draws_dir: str | os.PathLike | None = None, root: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Run every condition of ``claims`` in three contexts (the baseline; each posterior draw with paired
+    seeds; the population times ``scale_factor``) as Hydra sweeps under ``root`` (default
+    ``sweeps_dir()/robustness``), skipping complete jobs. Conditions shared by claims run once.
+
+    Returns one row per run and claim outcome: claim, context, draw, condition (``base``/``other``), seed,
+    value, run (the folder).
+    """
+    s = settings or robustness_settings()
+    root = Path(root) if root is not None else sweeps_dir() / "robustness"
+    draws_dir = Path(draws_dir) if draws_dir is not None else POSTERIOR_DIR
+    draws = posterior_draws(draws_dir)[: s["draws"]] if s["draws"] else posterior_draws(draws_dir)
+    if not draws:
+        raise ValueError(f"no posterior draws (*.yaml) in {draws_dir}")
+    if draws_dir.name != "posterior":
+        raise ValueError(f"the draws folder must be named 'posterior' (the config group); got {draws_dir}")
+    # draws outside the package's config folder (tests, a new calibration) join Hydra's search path
+    hydra_extra = [] if draws_dir.resolve() == POSTERIOR_DIR.resolve() else \
+        [f"hydra.searchpath=[file://{draws_dir.resolve().parent}]"]
+    common = _override_lines(s["overrides"])
+    contexts = {
+        "baseline": [*common, f"seed=range(0,{s['baseline_seeds']})"],
+        "posterior": [*common, f"+posterior={','.join(draws)}", f"seed=range(0,{s['draw_seeds']})"],
+        "scale": [*[c for c in common if not c.startswith("population.size=")],
+                  f"population.size={s['population_size'] * s['scale_factor']}", f"seed=range(0,{s['scale_seeds']})"],
+    }
+    conditions: dict[str, dict[str, Any]] = {}
+    for claim in claims:
+        for which in ("base", "other"):
+            conditions.setdefault(claim.label(which), getattr(claim, which))
+    folders: dict[tuple[str, str], list[Path]] = {}
+    for context, lines in contexts.items():
+        for label, over in conditions.items():
+            folders[context, label] = run_sweep(root / context, [*_override_lines(over), *lines],
+                                                hydra_overrides=hydra_extra if context == "posterior" else ())
+    rows = []
+    for claim in claims:
+        for context in contexts:
+            for which in ("base", "other"):
+                for folder in folders[context, claim.label(which)]:
+                    job = dict(line.partition("=")[::2] for line in folder.name.split(","))
+                    rows.append({"claim": claim.name, "context": context, "draw": job.get("+posterior", ""),
+                                 "condition": which, "seed": int(job["seed"]),
+                                 "value": run_outcome(folder, claim.outcome), "run": str(folder)})
+    return pd.DataFrame(rows)
+
+
+def hinge(effects: pd.Series, parameters: pd.DataFrame, sign: int) -> dict[str, Any]:
+    """The draw parameter whose value best separates the draws where a claim's sign holds from those where it
+    does not: the largest absolute Spearman correlation with the per-draw effect ``effects`` (index: draws).
+
+    Returns ``hinges_on`` (the parameter), ``hinge_rho`` (its correlation with the effect), ``holds_when``
+    (``above`` or ``below``) and ``flip_threshold``: the midpoint between two neighbouring draws' values at
+    which a one-cut rule (the sign holds on one side) classifies the most draws correctly (NaN when the sign
+    holds in every draw or in none).
+    """
+    from scipy import stats
+
+    out = {"hinges_on": "", "hinge_rho": np.nan, "holds_when": "", "flip_threshold": np.nan}
+    params = parameters.reindex(effects.index).apply(pd.to_numeric, errors="coerce")
+    params = params.loc[:, params.notna().all() & (params.nunique() > 1)]
+    if params.empty or len(effects) < 3:
+        return out
+    rhos = {c: stats.spearmanr(params[c], effects).statistic for c in params}
+    rhos = {c: r for c, r in rhos.items() if np.isfinite(r)}
+    if not rhos:
+        return out
+    best = max(rhos, key=lambda c: (abs(rhos[c]), c))
+    holds = (np.sign(effects) == sign).to_numpy()
+    above = rhos[best] * sign > 0  # a higher value moves the effect towards the claimed sign
+    out.update(hinges_on=best, hinge_rho=float(rhos[best]), holds_when="above" if above else "below")
+    if holds.all() or not holds.any():
+        return out
+    x = params[best].to_numpy(float)
+    values = np.unique(x)
+    cuts = (values[1:] + values[:-1]) / 2
+    correct = [np.sum((x > c) == holds) if above else np.sum((x < c) == holds) for c in cuts]
+    out["flip_threshold"] = float(cuts[int(np.argmax(correct))])
+    return out
+
+
+def robustness_table(claims: Sequence[Claim], runs: pd.DataFrame, parameters: pd.DataFrame | None = None, *,
+                     scale_factor: float = np.nan, method: str = "holm") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The robustness map from :func:`run_robustness`'s runs: (one row per claim, one row per claim and draw).
+
+    Per claim: the baseline :func:`paired_contrast` (its p-values adjusted across the claims by ``method``),
+    the share of posterior draws whose mean paired difference has the claimed sign, the effect at the larger
+    population, the verdict (``holds`` when the baseline effect has the claimed sign and the sign holds in at
+    least :data:`HOLDS_SHARE` of the draws; ``conditional`` when it holds in fewer; ``reversed`` when the
+    baseline effect has the opposite sign), and from :func:`hinge` the draw parameter it hinges on.
+    """
+    parameters = parameters if parameters is not None else pd.DataFrame()
+    base_rows, rows, draw_rows = [], [], []
+    for claim in claims:
+        mine = runs[runs["claim"] == claim.name]
+        base = paired_contrast(mine[mine.context == "baseline"], "value", "condition", "base", "other")
+        base_rows.append(base)
+        effects = {}
+        post = mine[mine.context == "posterior"]
+        for draw, g in post.groupby("draw", sort=True):
+            c = paired_contrast(g, "value", "condition", "base", "other")
+            effects[draw] = c["diff"]
+            draw_rows.append({"claim": claim.name, "draw": draw, "n_seeds": c.n_seeds, "diff": c["diff"],
+                              "ci_lo": c.ci_lo, "ci_hi": c.ci_hi, "sign_holds": bool(np.sign(c["diff"]) == claim.sign),
+                              **(parameters.loc[draw].to_dict() if draw in parameters.index else {})})
+        effects = pd.Series(effects, dtype=float)
+        share = float((np.sign(effects) == claim.sign).mean()) if len(effects) else np.nan
+        big = paired_contrast(mine[mine.context == "scale"], "value", "condition", "base", "other")
+        if np.sign(base["diff"]) != claim.sign:
+            verdict = "reversed"
+        else:
+            verdict = "holds" if share >= HOLDS_SHARE else "conditional"
+        rows.append({"claim": claim.name, "statement": claim.statement, "outcome": claim.outcome,
+                     "base": claim.label("base"), "other": claim.label("other"),
+                     "claimed_sign": "+" if claim.sign > 0 else "-",
+                     **{k: base[k] for k in ("n_seeds", "base_mean", "other_mean", "diff", "ci_lo", "ci_hi",
+                                             "seed_sd", "diff_sd", "p")},
+                     "n_draws": len(effects), "draws_sign_holds": share,
+                     "scale_factor": scale_factor, "scale_n_seeds": big.n_seeds, "scale_diff": big["diff"],
+                     "scale_ci_lo": big.ci_lo, "scale_ci_hi": big.ci_hi, "verdict": verdict,
+                     **hinge(effects, parameters, claim.sign)})
+    table = pd.DataFrame(rows)
+    adjusted = contrast_table(base_rows, method)
+    table.insert(table.columns.get_loc("p") + 1, "p_adj", adjusted["p_adj"].to_numpy())
+    table.insert(table.columns.get_loc("p_adj") + 1, "p_method", method)
+    return table, pd.DataFrame(draw_rows)
+
+
 # --- output --------------------------------------------------------------------------------------------
 def save_table(df: pd.DataFrame, name: str, experiment: str, *, index: bool = False) -> Path:
     """Write ``df`` to ``results/EXPERIMENT/NAME.csv`` (6 significant digits) and return the path."""
