@@ -25,6 +25,10 @@ seed share the same population of people, so pairing removes that part of the se
 The seed, one population, is the unit of replication: :func:`paired_contrast` averages each seed's runs within a
 condition before pairing, :func:`mixed_contrast` gives the seed a random intercept instead, and
 :func:`contrast_table` adjusts a family of contrasts' p-values together (Holm or Benjamini-Hochberg).
+
+The robustness map (``experiments/robustness.py``) checks declared claims (:func:`load_claims`) at the baseline,
+over the posterior draws and at a larger population (:func:`run_robustness`, one Hydra sweep per condition and
+context) and summarises them (:func:`robustness_table`, :func:`hinge`).
 """
 
 from __future__ import annotations
