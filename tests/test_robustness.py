@@ -161,3 +161,11 @@ def test_robustness_map_runs_small_and_resumes(tmp_path):
     again = _script("--scale", "ci", "--only", claim, "--draws", str(DRAWS), tmp_path=tmp_path)
     assert again.returncode == 0 and "running" not in again.stdout  # every job complete: nothing re-runs
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "results" / "robustness.csv"), table)
+
+
+def test_the_full_scale_is_the_declared_design():
+    from socialsim.params import Params
+
+    s = study.robustness_settings("full")
+    assert (s["baseline_seeds"], s["draw_seeds"], s["draws"], s["scale_factor"], s["scale_seeds"]) == (20, 5, None, 10, 5)
+    assert s["population_size"] == Params().population.size and s["overrides"] == {}

@@ -709,11 +709,22 @@ def run_robustness(claims: Sequence[Claim], *, settings: dict[str, Any] | None =
     for claim in claims:
         for which in ("base", "other"):
             conditions.setdefault(claim.label(which), getattr(claim, which))
+    # conditions that set one and the same parameter run as one sweep over its values (one Hydra start-up)
+    single: dict[str, list[str]] = {}
+    heads: list[list[str]] = []
+    for over in conditions.values():
+        if len(over) == 1:
+            (key, value), = over.items()
+            single.setdefault(key, []).append(_format_value(value))
+        else:
+            heads.append(_override_lines(over))
+    heads += [[f"{key}={','.join(values)}"] for key, values in single.items()]
     folders: dict[tuple[str, str], list[Path]] = {}
     for context, lines in contexts.items():
+        for head in heads:
+            run_sweep(root / context, [*head, *lines], hydra_overrides=hydra_extra if context == "posterior" else ())
         for label, over in conditions.items():
-            folders[context, label] = run_sweep(root / context, [*_override_lines(over), *lines],
-                                                hydra_overrides=hydra_extra if context == "posterior" else ())
+            folders[context, label] = [root / context / j for j in sweep_job_names([*_override_lines(over), *lines])]
     rows = []
     for claim in claims:
         for context in contexts:
