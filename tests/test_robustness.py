@@ -79,6 +79,8 @@ def test_hinge_finds_the_parameter_and_the_threshold_where_the_sign_flips():
     assert h["hinges_on"] == "a.decisive" and h["holds_when"] == "above"
     h = study.hinge(effects.abs() + 0.1, params, sign=1)  # holds everywhere: no threshold
     assert np.isnan(h["flip_threshold"])
+    h = study.hinge(effects * 0, params, sign=1)  # no effect in any draw: nothing to hinge on
+    assert h["hinges_on"] == "" and np.isnan(h["hinge_rho"])
 
 
 def _synthetic_runs(effect_by_draw: dict[str, float], baseline_effect: float, scale_effect: float) -> pd.DataFrame:

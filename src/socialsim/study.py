@@ -751,7 +751,7 @@ def hinge(effects: pd.Series, parameters: pd.DataFrame, sign: int) -> dict[str, 
     out = {"hinges_on": "", "hinge_rho": np.nan, "holds_when": "", "flip_threshold": np.nan}
     params = parameters.reindex(effects.index).apply(pd.to_numeric, errors="coerce")
     params = params.loc[:, params.notna().all() & (params.nunique() > 1)]
-    if params.empty or len(effects) < 3:
+    if params.empty or len(effects) < 3 or effects.nunique() < 2:  # no variation to explain
         return out
     rhos = {c: stats.spearmanr(params[c], effects).statistic for c in params}
     rhos = {c: r for c, r in rhos.items() if np.isfinite(r)}
