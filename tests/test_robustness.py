@@ -171,3 +171,26 @@ def test_the_full_scale_is_the_declared_design():
     s = study.robustness_settings("full")
     assert (s["baseline_seeds"], s["draw_seeds"], s["draws"], s["scale_factor"], s["scale_seeds"]) == (20, 5, None, 10, 5)
     assert s["population_size"] == Params().population.size and s["overrides"] == {}
+
+
+def test_shared_conditions_run_once_and_a_condition_overrides_the_scale(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(study, "run_sweep", lambda path, overrides, **kw: calls.append((Path(path).name, overrides)))
+    monkeypatch.setattr(study, "run_outcome", lambda folder, outcome: float(len(str(folder))))
+    claims = [study.Claim("a", "gini_followers", {"meetups.rate": 0.0}, {"meetups.rate": 0.1}, 1, "s"),
+              study.Claim("b", "intimacy_gap", {"meetups.rate": 0.0}, {"meetups.rate": 0.1}, -1, "s"),
+              study.Claim("c", "gini_followers", {"run.steps": 20}, {"run.steps": 30, "platform.openness": 0.5}, 1, "s")]
+    settings = {**study.robustness_settings("ci"), "baseline_seeds": 2, "draw_seeds": 1, "scale_seeds": 1}
+    rows = study.run_robustness(claims, settings=settings, draws_dir=DRAWS, root=tmp_path)
+    baseline = [o for ctx, o in calls if ctx == "baseline"]
+    assert len(calls) == 3 * 3  # per context: meetups.rate (both claims, both values), run.steps, the pair
+    assert ["meetups.rate=0.0,0.1", "population.size=200", "run.steps=40", "seed=range(0,2)"] in baseline
+    assert ["run.steps=30", "platform.openness=0.5", "population.size=200", "seed=range(0,2)"] in baseline
+    assert all(sum(o.startswith("run.steps=") for o in overrides) == 1 for _, overrides in calls)
+    scale = [o for ctx, o in calls if ctx == "scale"]
+    assert all("population.size=400" in o for o in scale)
+    assert len(rows) == 3 * 2 * (2 + 3 * 1 + 1)  # claims x conditions x (baseline + draws + scale) seeds
+    c = rows[(rows.claim == "c") & (rows.context == "baseline") & (rows.condition == "other")]
+    assert sorted(Path(r).name for r in c.run) == [f"platform.openness=0.5,population.size=200,run.steps=30,seed={s}"
+                                                   for s in (0, 1)]
+    assert set(rows[rows.context == "posterior"].draw) == {"ci_draw_a", "ci_draw_b", "ci_draw_c"}

@@ -719,12 +719,19 @@ def run_robustness(claims: Sequence[Claim], *, settings: dict[str, Any] | None =
         else:
             heads.append(_override_lines(over))
     heads += [[f"{key}={','.join(values)}"] for key, values in single.items()]
+
+    def combined(head: list[str], lines: list[str]) -> list[str]:  # a condition's own value wins over the scale's
+        keys = {h.partition("=")[0] for h in head}
+        return [*head, *[line for line in lines if line.partition("=")[0] not in keys]]
+
     folders: dict[tuple[str, str], list[Path]] = {}
     for context, lines in contexts.items():
         for head in heads:
-            run_sweep(root / context, [*head, *lines], hydra_overrides=hydra_extra if context == "posterior" else ())
+            run_sweep(root / context, combined(head, lines),
+                      hydra_overrides=hydra_extra if context == "posterior" else ())
         for label, over in conditions.items():
-            folders[context, label] = [root / context / j for j in sweep_job_names([*_override_lines(over), *lines])]
+            names = sweep_job_names(combined(_override_lines(over), lines))
+            folders[context, label] = [root / context / j for j in names]
     rows = []
     for claim in claims:
         for context in contexts:
