@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             claims = [c for c in claims if c.name in wanted]
         draws_dir = args.draws if args.draws is not None else study.POSTERIOR_DIR
         if not study.posterior_draws(draws_dir):
-            raise ValueError(f"no posterior draws (*.yaml) in {draws_dir}; the calibration writes them "
+            raise ValueError(f"no posterior draws (*draw_*.yaml) in {draws_dir}; the calibration writes them "
                              f"(or pass --draws DIR/posterior)")
         settings = study.robustness_settings()
         t0 = time.perf_counter()

@@ -59,6 +59,12 @@ def test_job_names_are_hydras_sorted_overrides():
                      "+posterior=d2,meetups.rate=0.0,seed=0", "+posterior=d2,meetups.rate=0.0,seed=1"]
 
 
+def test_draws_are_the_draw_files_only(tmp_path):
+    (tmp_path / "draw_01.yaml").write_text("a: 1\n")
+    (tmp_path / "point.yaml").write_text("a: 2\n")  # the posterior's point estimate is not a draw
+    assert study.posterior_draws(tmp_path) == ["draw_01"]
+
+
 def test_draw_parameters_are_the_draws_dotted_values():
     params = study.draw_parameters(DRAWS)
     assert list(params.index) == study.posterior_draws(DRAWS) == ["ci_draw_a", "ci_draw_b", "ci_draw_c"]
@@ -126,7 +132,7 @@ def _script(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("case,message", [
     ("unknown claim", r"--only: unknown claim\(s\) no_such_claim"),
-    ("no draws", r"no posterior draws \(\*\.yaml\) in "),
+    ("no draws", r"no posterior draws \(\*draw_\*\.yaml\) in "),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, case, message):
     empty = tmp_path / "posterior"

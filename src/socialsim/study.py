@@ -565,9 +565,10 @@ def load_claims(path: str | os.PathLike) -> list[Claim]:
 
 def posterior_draws(directory: str | os.PathLike | None = None) -> list[str]:
     """The posterior draws in ``directory`` (default the config group ``posterior/``): the names of its
-    ``*.yaml`` files, sorted, as ``+posterior=NAME`` takes them."""
+    ``*draw_*.yaml`` files (``draw_00`` ...; not the posterior's ``point.yaml``), sorted, as ``+posterior=NAME``
+    takes them."""
     directory = Path(directory) if directory is not None else POSTERIOR_DIR
-    return sorted(p.stem for p in directory.glob("*.yaml")) if directory.is_dir() else []
+    return sorted(p.stem for p in directory.glob("*draw_*.yaml")) if directory.is_dir() else []
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -692,7 +693,7 @@ def run_robustness(claims: Sequence[Claim], *, settings: dict[str, Any] | None =
     draws_dir = Path(draws_dir) if draws_dir is not None else POSTERIOR_DIR
     draws = posterior_draws(draws_dir)[: s["draws"]] if s["draws"] else posterior_draws(draws_dir)
     if not draws:
-        raise ValueError(f"no posterior draws (*.yaml) in {draws_dir}")
+        raise ValueError(f"no posterior draws (*draw_*.yaml) in {draws_dir}")
     if draws_dir.name != "posterior":
         raise ValueError(f"the draws folder must be named 'posterior' (the config group); got {draws_dir}")
     # draws outside the package's config folder (tests, a new calibration) join Hydra's search path
