@@ -22,6 +22,13 @@ Environment variables (read when called, so a test can set them):
 The statistics are simple and stated where they are used: a 95% t-interval over seeds for a mean, and for a
 difference between two conditions a t-interval of the per-seed paired differences (conditions with the same
 seed share the same population of people, so pairing removes that part of the seed-to-seed variation).
+The seed, one population, is the unit of replication: :func:`paired_contrast` averages each seed's runs within a
+condition before pairing, :func:`mixed_contrast` gives the seed a random intercept instead, and
+:func:`contrast_table` adjusts a family of contrasts' p-values together (Holm or Benjamini-Hochberg).
+
+The robustness map (``experiments/robustness.py``) checks declared claims (:func:`load_claims`) at the baseline,
+over the posterior draws and at a larger population (:func:`run_robustness`, one Hydra sweep per condition and
+context) and summarises them (:func:`robustness_table`, :func:`hinge`).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import itertools
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -257,6 +265,160 @@ def within_effect(df: pd.DataFrame, minuend: str, subtrahend: str, *, where: dic
             "diff": mean, "lo": lo, "hi": hi, "n": n}
 
 
+# --- contrasts between conditions: the seed (the population) is the unit ----------------------------------
+#: the fields of :func:`paired_contrast` (and, where they apply, of :func:`mixed_contrast`), in order
+CONTRAST_FIELDS = ("outcome", "column", "base", "other", "n_seeds", "base_mean", "other_mean", "diff", "ci_lo",
+                   "ci_hi", "seed_sd", "diff_sd", "p")
+#: the multiple-comparison corrections :func:`adjust_p` offers (statsmodels' names)
+P_ADJUST_METHODS = ("holm", "fdr_bh")
+
+
+def _two_conditions(runs: pd.DataFrame, outcome: str, column: str, base: Any, other: Any,
+                    seed: str) -> pd.DataFrame:
+    """The runs of ``base`` and ``other``, after checking that the columns and both conditions exist."""
+    for name, what in ((outcome, "outcome"), (column, "condition column"), (seed, "seed column")):
+        if name not in runs.columns:
+            columns = ", ".join(map(str, runs.columns))
+            raise ValueError(f"{what} {name!r} is not a column of the runs (columns: {columns})")
+    if base == other:
+        raise ValueError(f"base and other are the same condition ({column}={base!r})")
+    values = list(pd.unique(runs[column]))
+    for level in (base, other):
+        if not (runs[column] == level).any():
+            raise ValueError(f"no run has {column}={level!r} (values: {', '.join(map(repr, values))})")
+    return runs[(runs[column] == base) | (runs[column] == other)]
+
+
+def seed_means(runs: pd.DataFrame, outcome: str, column: str, base: Any, other: Any, *,
+               seed: str = "seed") -> pd.DataFrame:
+    """Per seed, the mean of ``outcome`` over that seed's runs of ``base`` and of ``other`` (columns ``base``,
+    ``other``; index the seeds). Runs differing in any other factor are averaged within the seed, so a seed
+    counts once however many runs it has. Raises ValueError naming the seeds that lack one of the conditions."""
+    d = _two_conditions(runs, outcome, column, base, other, seed)
+    means = d.assign(_is_other=d[column] == other).groupby([seed, "_is_other"])[outcome].mean().unstack("_is_other")
+    means = means.reindex(columns=[False, True])
+    means.columns = ["base", "other"]
+    for name, level in (("base", base), ("other", other)):
+        present = set(d.loc[d[column] == level, seed])
+        lacking = [s for s in means.index if s not in present]
+        if lacking:
+            shown = ", ".join(map(str, lacking[:10])) + (" ..." if len(lacking) > 10 else "")
+            raise ValueError(f"seed(s) {shown} have no run with {column}={level!r}: every seed needs both "
+                             f"{column}={base!r} and {column}={other!r} to be paired")
+    return means
+
+
+def paired_contrast(runs: pd.DataFrame, outcome: str, column: str, base: Any, other: Any, *,
+                    seed: str = "seed") -> pd.Series:
+    """The effect on ``outcome`` of ``column`` = ``other`` against ``base``, with the seed as the unit.
+
+    Each seed's runs are first averaged within each condition (pooling over other factors never multiplies
+    n), then the per-seed paired differences other - base are summarised. Conditions with the same seed share
+    the same population (common random numbers), which pairing exploits.
+
+    Parameters
+    ----------
+    runs : DataFrame
+        One row per run, with columns ``column``, ``seed`` and ``outcome``.
+    outcome, column : str
+        The outcome and the condition column.
+    base, other : scalar
+        The two values of ``column`` to compare.
+    seed : str
+        The column naming the population (seed) of each run.
+
+    Returns
+    -------
+    pd.Series
+        :data:`CONTRAST_FIELDS`: ``n_seeds`` seeds with a value in both conditions (a seed whose outcome is
+        missing in a condition is left out), the two condition means over those seeds, ``diff`` (mean paired
+        difference) with its 95% t-interval ``ci_lo``, ``ci_hi``; ``seed_sd``, the sd across seeds of the base
+        condition's per-seed values; ``diff_sd`` = diff / seed_sd (the effect in seed-sd units, NaN when
+        seed_sd is 0) and ``p``, the two-sided paired t-test.
+
+    Raises
+    ------
+    ValueError
+        A column is missing, a condition has no run, or a seed lacks one of the conditions.
+    """
+    from scipy import stats
+
+    means = seed_means(runs, outcome, column, base, other, seed=seed).dropna()
+    diff = means["other"] - means["base"]
+    mean, lo, hi, n = t_interval(diff)
+    seed_sd = float(means["base"].std(ddof=1)) if n >= 2 else np.nan
+    p = float(stats.ttest_1samp(diff, 0.0).pvalue) if n >= 2 and diff.std(ddof=1) > 0 else (
+        np.nan if n < 2 or mean == 0 else 0.0)
+    return pd.Series({
+        "outcome": outcome, "column": column, "base": base, "other": other, "n_seeds": n,
+        "base_mean": float(means["base"].mean()) if n else np.nan,
+        "other_mean": float(means["other"].mean()) if n else np.nan,
+        "diff": mean, "ci_lo": lo, "ci_hi": hi, "seed_sd": seed_sd,
+        "diff_sd": mean / seed_sd if seed_sd and np.isfinite(seed_sd) else np.nan, "p": p,
+    }, name=f"{outcome}: {column} {other} vs {base}")
+
+
+def mixed_contrast(runs: pd.DataFrame, outcome: str, column: str, base: Any, other: Any, *,
+                   seed: str = "seed") -> pd.Series:
+    """The same contrast as :func:`paired_contrast` from a linear mixed model on the runs themselves:
+    ``outcome ~ 1 + [column == other]`` with a random intercept per seed (statsmodels MixedLM, REML).
+
+    Every run counts, while the random intercept keeps the seed as the unit of replication. ``diff`` is the
+    fixed effect, ``ci_lo``/``ci_hi`` its 95% Wald interval and ``p`` its Wald test; ``n_seeds``, the means,
+    ``seed_sd`` and ``diff_sd`` are as in :func:`paired_contrast`. Also ``n_runs``, ``seed_var`` (the random
+    intercept's variance) and ``converged``. Runs with a missing outcome are left out.
+    """
+    sm = require("statsmodels.api", "study", "the mixed-model contrast")
+
+    means = seed_means(runs, outcome, column, base, other, seed=seed)  # checks the pairing
+    d = _two_conditions(runs, outcome, column, base, other, seed).dropna(subset=[outcome])
+    y = d[outcome].to_numpy(float)
+    treated = (d[column] == other).to_numpy(float)
+    exog = np.column_stack([np.ones_like(y), treated])
+    groups = pd.factorize(d[seed])[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # boundary and convergence notes: ``converged`` reports the outcome
+        fit = sm.MixedLM(y, exog, groups=groups).fit(reml=True)
+    lo, hi = np.asarray(fit.conf_int(alpha=0.05))[1]
+    both = means.dropna()
+    seed_sd = float(both["base"].std(ddof=1)) if len(both) >= 2 else np.nan
+    diff = float(np.asarray(fit.fe_params)[1])
+    return pd.Series({
+        "outcome": outcome, "column": column, "base": base, "other": other, "n_seeds": int(np.unique(groups).size),
+        "base_mean": float(both["base"].mean()), "other_mean": float(both["other"].mean()),
+        "diff": diff, "ci_lo": float(lo), "ci_hi": float(hi), "seed_sd": seed_sd,
+        "diff_sd": diff / seed_sd if seed_sd and np.isfinite(seed_sd) else np.nan,
+        "p": float(np.asarray(fit.pvalues)[1]), "n_runs": int(y.size),
+        "seed_var": float(np.asarray(fit.cov_re)[0, 0]), "converged": bool(fit.converged),
+    }, name=f"{outcome}: {column} {other} vs {base}")
+
+
+def adjust_p(p: Sequence[float], method: str = "holm") -> np.ndarray:
+    """p-values adjusted for multiple comparisons by statsmodels' ``multipletests``: ``holm`` (Holm-Bonferroni,
+    controls the family-wise error rate) or ``fdr_bh`` (Benjamini-Hochberg, controls the false discovery rate).
+    Missing p-values stay missing and do not count as tests."""
+    if method not in P_ADJUST_METHODS:
+        raise ValueError(f"method must be one of {', '.join(P_ADJUST_METHODS)}; got {method!r}")
+    multitest = require("statsmodels.stats.multitest", "study", "the multiple-comparison correction")
+    p = np.asarray(p, float)
+    out = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        out[ok] = multitest.multipletests(p[ok], method=method)[1]
+    return out
+
+
+def contrast_table(rows: Iterable[pd.Series | dict], method: str = "holm") -> pd.DataFrame:
+    """The contrasts ``rows`` (from :func:`paired_contrast` or :func:`mixed_contrast`) as one table, with
+    ``p_adj`` (their p-values adjusted together by :func:`adjust_p`) and ``method`` (the correction's name)."""
+    frame = pd.DataFrame([dict(r) for r in rows])
+    if frame.empty:
+        frame = pd.DataFrame(columns=list(CONTRAST_FIELDS))
+    frame["p_adj"] = adjust_p(frame["p"].to_numpy(float), method) if len(frame) else []
+    frame["method"] = method
+    return frame
+
+
 def rank_residuals(frame: pd.DataFrame, y: str, controls: Sequence[str]) -> np.ndarray:
     """Residuals of the ranks of ``y`` after a least-squares fit on the ranks of ``controls``."""
     r = frame[[y, *controls]].rank().to_numpy(float)
@@ -307,6 +469,361 @@ def bootstrap_worlds(shares: np.ndarray, stat: Callable[[np.ndarray], float] = u
             boots.append(stat(shares[idx]))
     lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
     return est, float(lo), float(hi)
+
+
+# --- robustness map: each headline claim at the baseline, over the posterior draws, at a larger population ----
+#: the settings of the robustness map at each scale. Full: the baseline with 20 seeds, every posterior draw with 5
+#: paired seeds, and 10 times the baseline population with 5 seeds. ci: small populations and few seeds.
+ROBUSTNESS_SETTINGS: dict[str, dict[str, Any]] = {
+    "full": {"baseline_seeds": 20, "draw_seeds": 5, "draws": None, "scale_factor": 10, "scale_seeds": 5,
+             "overrides": {}},
+    "ci": {"baseline_seeds": 3, "draw_seeds": 2, "draws": 3, "scale_factor": 2, "scale_seeds": 2,
+           "overrides": {"population.size": 200, "run.steps": 40}},
+}
+#: a claim holds across the posterior when its sign holds in at least this share of the draws
+HOLDS_SHARE = 0.8
+#: the folder of the posterior draws (the config group ``posterior``: ``+posterior=draw_NN``)
+POSTERIOR_DIR = CONFIG_DIR / "posterior"
+ROBUSTNESS_CONTEXTS = ("baseline", "posterior", "scale")
+
+
+class Claim:
+    """A headline claim: ``outcome`` moves with the claimed ``sign`` (+1 or -1) from condition ``base`` to
+    ``other`` (each a dict of dotted parameter overrides), stated in one line."""
+
+    def __init__(self, name: str, outcome: str, base: dict[str, Any], other: dict[str, Any], sign: int,
+                 statement: str) -> None:
+        self.name, self.outcome, self.statement = name, outcome, statement
+        self.base, self.other, self.sign = dict(base), dict(other), int(sign)
+
+    def __repr__(self) -> str:
+        return f"Claim({self.name!r}: {self.outcome} {'+' if self.sign > 0 else '-'} {self.base} -> {self.other})"
+
+    def label(self, which: str) -> str:
+        """'key=value, ...' of condition ``which`` (``base`` or ``other``)."""
+        return ", ".join(_override_lines(getattr(self, which)))
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _override_lines(overrides: dict[str, Any]) -> list[str]:
+    return [f"{k}={_format_value(v)}" for k, v in overrides.items()]
+
+
+def load_claims(path: str | os.PathLike) -> list[Claim]:
+    """The claims declared in a YAML file (a list under ``claims:``, each with name, outcome, base, other,
+    sign ``+`` or ``-`` and statement). Raises ValueError naming the first problem."""
+    import yaml
+
+    from .metrics import METRIC_NAMES
+    from .params import ParameterError, Params
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"cannot read the claims file {path}: {str(exc).splitlines()[0]}") from None
+    items = data.get("claims") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not items:
+        raise ValueError(f"{path} must hold a non-empty list under 'claims:'")
+    claims, names = [], set()
+    outcomes = set(METRIC_NAMES) | set(DERIVED_OUTCOMES)
+    for i, item in enumerate(items):
+        where = f"{path}, claim {i + 1}"
+        if not isinstance(item, dict):
+            raise ValueError(f"{where}: each claim is a mapping with name, outcome, base, other, sign, statement")
+        missing = [k for k in ("name", "outcome", "base", "other", "sign", "statement") if k not in item]
+        if missing:
+            raise ValueError(f"{where}: missing {', '.join(missing)}")
+        name = str(item["name"])
+        where = f"{path}, claim {name!r}"
+        if name in names:
+            raise ValueError(f"{where}: the name is used twice")
+        names.add(name)
+        if item["outcome"] not in outcomes:
+            raise ValueError(f"{where}: outcome {item['outcome']!r} is not a metric or a derived outcome "
+                             f"({', '.join(sorted(DERIVED_OUTCOMES))}, or a name in socialsim.metrics.METRICS)")
+        sign = {"+": 1, "-": -1, 1: 1, -1: -1}.get(item["sign"])
+        if sign is None:
+            raise ValueError(f"{where}: sign must be '+' or '-'; got {item['sign']!r}")
+        for which in ("base", "other"):
+            if not isinstance(item[which], dict) or not item[which]:
+                raise ValueError(f"{where}: {which} must be a non-empty mapping of dotted parameters to values")
+            try:
+                Params.from_dict({}, **item[which])
+            except ParameterError as exc:
+                raise ValueError(f"{where}, {which}: {exc}") from None
+        if item["base"] == item["other"]:
+            raise ValueError(f"{where}: base and other are the same condition")
+        claims.append(Claim(name, item["outcome"], item["base"], item["other"], sign, str(item["statement"])))
+    return claims
+
+
+def posterior_draws(directory: str | os.PathLike | None = None) -> list[str]:
+    """The posterior draws in ``directory`` (default the config group ``posterior/``): the names of its
+    ``*draw_*.yaml`` files (``draw_00`` ...; not the posterior's ``point.yaml``), sorted, as ``+posterior=NAME``
+    takes them."""
+    directory = Path(directory) if directory is not None else POSTERIOR_DIR
+    return sorted(p.stem for p in directory.glob("*draw_*.yaml")) if directory.is_dir() else []
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def draw_parameters(directory: str | os.PathLike | None = None) -> pd.DataFrame:
+    """One row per posterior draw (index: its name), one column per dotted parameter it sets."""
+    import yaml
+
+    directory = Path(directory) if directory is not None else POSTERIOR_DIR
+    rows = {name: _flatten(yaml.safe_load((directory / f"{name}.yaml").read_text()) or {})
+            for name in posterior_draws(directory)}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def sweep_job_names(overrides: Sequence[str],
+                    exclude: Sequence[str] = ("experiment", "run.checkpoint_every", "run.resume")) -> list[str]:
+    """The job folder names Hydra gives a sweep with these command-line overrides: each job's overrides as
+    typed (``+`` included, ``hydra.*`` left out), sorted and joined by commas (``hydra.job.override_dirname``)."""
+    entries = []
+    for line in overrides:
+        key, _, value = line.partition("=")
+        if key.startswith("hydra.") or key.lstrip("+~") in exclude:
+            continue
+        entries.append([f"{key}={v}" for v in _sweep_values(value)])
+    return [",".join(sorted(combo)) for combo in itertools.product(*entries)]
+
+
+def run_sweep(path: str | os.PathLike, overrides: Sequence[str], *, hydra_overrides: Sequence[str] = (),
+              quiet: bool = True) -> list[Path]:
+    """Run ``python -m socialsim -m OVERRIDES`` into the sweep folder ``path`` unless all of its jobs are
+    complete there (Hydra skips the complete ones itself, so a stopped sweep resumes); return the job folders."""
+    from .io import is_complete
+
+    path = Path(path)
+    jobs = [path / j for j in sweep_job_names(overrides)]
+    missing = [j for j in jobs if not is_complete(j)]
+    if missing:
+        cmd = [sys.executable, "-m", "socialsim", "-m", *overrides, f"hydra.sweep.dir={path}", *hydra_overrides]
+        print(f"running {len(missing)} of {len(jobs)} jobs:", " ".join(cmd[3:]), flush=True)
+        subprocess.run(cmd, cwd=REPO, check=True, stdout=subprocess.DEVNULL if quiet else None)
+        still = [j for j in jobs if not is_complete(j)]
+        if still:
+            raise RuntimeError(f"{len(still)} job(s) did not complete, e.g. {still[0]}")
+    return jobs
+
+
+def _elite_top(folder: Path) -> tuple[float, float]:
+    """(the elite's share of the top-k members by followers, the elite's share of members) at the end of a run;
+    the elite are the people above the reach quantile ``leaving.elite_quantile`` of the whole population."""
+    from .io import read_summary, read_table
+
+    k = int(read_summary(folder)["params"]["metrics.top_k"])
+    members = read_table(folder, "members")
+    here = members[members["left_step"] < 0]
+    elite = population_frame(folder).set_index("member_id")["elite"]
+    is_elite = elite.reindex(here["member_id"]).to_numpy(bool)
+    if not len(here):
+        return np.nan, np.nan
+    top = np.argsort(-here["followers"].to_numpy(), kind="stable")[:min(k, len(here))]
+    return float(is_elite[top].mean()), float(is_elite.mean())
+
+
+def _elite_top_share(folder: Path) -> float:
+    return _elite_top(folder)[0]
+
+
+def _elite_top_ratio(folder: Path) -> float:
+    top, members = _elite_top(folder)
+    return top / members if members else np.nan
+
+
+#: outcomes computed from a run folder's tables, beyond the metrics its summary holds
+DERIVED_OUTCOMES: dict[str, Callable[[Path], float]] = {
+    "elite_top_share": _elite_top_share,
+    "elite_top_ratio": _elite_top_ratio,
+}
+
+
+def run_outcome(folder: str | os.PathLike, outcome: str) -> float:
+    """The value of ``outcome`` in a complete run: its final metric, or a :data:`DERIVED_OUTCOMES` entry."""
+    from .io import read_summary
+
+    summary = read_summary(folder)
+    if summary is None:
+        raise FileNotFoundError(f"{folder} is not a complete run")
+    if outcome in summary.get("metrics", {}):
+        return float(summary["metrics"][outcome])
+    if outcome in DERIVED_OUTCOMES:
+        return float(DERIVED_OUTCOMES[outcome](Path(folder)))
+    raise ValueError(f"unknown outcome {outcome!r}: not a metric of {folder} nor one of "
+                     f"{', '.join(DERIVED_OUTCOMES)}")
+
+
+def robustness_settings(scale_name: str | None = None) -> dict[str, Any]:
+    """:data:`ROBUSTNESS_SETTINGS` of a scale (default the current one), with the baseline population size."""
+    from .params import Params
+
+    s = dict(ROBUSTNESS_SETTINGS[scale_name or scale()])
+    size = s["overrides"].get("population.size", Params().population.size)
+    s["population_size"] = int(size)
+    return s
+
+
+def run_robustness(claims: Sequence[Claim], *, settings: dict[str, Any] | None = None,
+                   draws_dir: str | os.PathLike | None = None, root: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Run every condition of ``claims`` in three contexts (the baseline; each posterior draw with paired
+    seeds; the population times ``scale_factor``) as Hydra sweeps under ``root`` (default
+    ``sweeps_dir()/robustness``), skipping complete jobs. Conditions shared by claims run once.
+
+    Returns one row per run and claim outcome: claim, context, draw, condition (``base``/``other``), seed,
+    value, run (the folder).
+    """
+    s = settings or robustness_settings()
+    root = Path(root) if root is not None else sweeps_dir() / "robustness"
+    draws_dir = Path(draws_dir) if draws_dir is not None else POSTERIOR_DIR
+    draws = posterior_draws(draws_dir)[: s["draws"]] if s["draws"] else posterior_draws(draws_dir)
+    if not draws:
+        raise ValueError(f"no posterior draws (*draw_*.yaml) in {draws_dir}")
+    if draws_dir.name != "posterior":
+        raise ValueError(f"the draws folder must be named 'posterior' (the config group); got {draws_dir}")
+    # draws outside the package's config folder (tests, a new calibration) join Hydra's search path
+    hydra_extra = [] if draws_dir.resolve() == POSTERIOR_DIR.resolve() else \
+        [f"hydra.searchpath=[file://{draws_dir.resolve().parent}]"]
+    common = _override_lines(s["overrides"])
+    contexts = {
+        "baseline": [*common, f"seed=range(0,{s['baseline_seeds']})"],
+        "posterior": [*common, f"+posterior={','.join(draws)}", f"seed=range(0,{s['draw_seeds']})"],
+        "scale": [*[c for c in common if not c.startswith("population.size=")],
+                  f"population.size={s['population_size'] * s['scale_factor']}", f"seed=range(0,{s['scale_seeds']})"],
+    }
+    conditions: dict[str, dict[str, Any]] = {}
+    for claim in claims:
+        for which in ("base", "other"):
+            conditions.setdefault(claim.label(which), getattr(claim, which))
+    # conditions that set one and the same parameter run as one sweep over its values (one Hydra start-up)
+    single: dict[str, list[str]] = {}
+    heads: list[list[str]] = []
+    for over in conditions.values():
+        if len(over) == 1:
+            (key, value), = over.items()
+            single.setdefault(key, []).append(_format_value(value))
+        else:
+            heads.append(_override_lines(over))
+    heads += [[f"{key}={','.join(values)}"] for key, values in single.items()]
+
+    def combined(head: list[str], lines: list[str]) -> list[str]:  # a condition's own value wins over the scale's
+        keys = {h.partition("=")[0] for h in head}
+        return [*head, *[line for line in lines if line.partition("=")[0] not in keys]]
+
+    folders: dict[tuple[str, str], list[Path]] = {}
+    for context, lines in contexts.items():
+        for head in heads:
+            run_sweep(root / context, combined(head, lines),
+                      hydra_overrides=hydra_extra if context == "posterior" else ())
+        for label, over in conditions.items():
+            names = sweep_job_names(combined(_override_lines(over), lines))
+            folders[context, label] = [root / context / j for j in names]
+    rows = []
+    for claim in claims:
+        for context in contexts:
+            for which in ("base", "other"):
+                for folder in folders[context, claim.label(which)]:
+                    job = dict(line.partition("=")[::2] for line in folder.name.split(","))
+                    rows.append({"claim": claim.name, "context": context, "draw": job.get("+posterior", ""),
+                                 "condition": which, "seed": int(job["seed"]),
+                                 "value": run_outcome(folder, claim.outcome), "run": str(folder)})
+    return pd.DataFrame(rows)
+
+
+def hinge(effects: pd.Series, parameters: pd.DataFrame, sign: int) -> dict[str, Any]:
+    """The draw parameter whose value best separates the draws where a claim's sign holds from those where it
+    does not: the largest absolute Spearman correlation with the per-draw effect ``effects`` (index: draws).
+
+    Returns ``hinges_on`` (the parameter), ``hinge_rho`` (its correlation with the effect), ``holds_when``
+    (``above`` or ``below``) and ``flip_threshold``: the midpoint between two neighbouring draws' values at
+    which a one-cut rule (the sign holds on one side) classifies the most draws correctly (NaN when the sign
+    holds in every draw or in none).
+    """
+    from scipy import stats
+
+    out = {"hinges_on": "", "hinge_rho": np.nan, "holds_when": "", "flip_threshold": np.nan}
+    params = parameters.reindex(effects.index).apply(pd.to_numeric, errors="coerce")
+    params = params.loc[:, params.notna().all() & (params.nunique() > 1)]
+    if params.empty or len(effects) < 3 or effects.nunique() < 2:  # no variation to explain
+        return out
+    rhos = {c: stats.spearmanr(params[c], effects).statistic for c in params}
+    rhos = {c: r for c, r in rhos.items() if np.isfinite(r)}
+    if not rhos:
+        return out
+    best = max(rhos, key=lambda c: (abs(rhos[c]), c))
+    holds = (np.sign(effects) == sign).to_numpy()
+    above = rhos[best] * sign > 0  # a higher value moves the effect towards the claimed sign
+    out.update(hinges_on=best, hinge_rho=float(rhos[best]), holds_when="above" if above else "below")
+    if holds.all() or not holds.any():
+        return out
+    x = params[best].to_numpy(float)
+    values = np.unique(x)
+    cuts = (values[1:] + values[:-1]) / 2
+    correct = [np.sum((x > c) == holds) if above else np.sum((x < c) == holds) for c in cuts]
+    out["flip_threshold"] = float(cuts[int(np.argmax(correct))])
+    return out
+
+
+def robustness_table(claims: Sequence[Claim], runs: pd.DataFrame, parameters: pd.DataFrame | None = None, *,
+                     scale_factor: float = np.nan, method: str = "holm") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The robustness map from :func:`run_robustness`'s runs: (one row per claim, one row per claim and draw).
+
+    Per claim: the baseline :func:`paired_contrast` (its p-values adjusted across the claims by ``method``),
+    the share of posterior draws whose mean paired difference has the claimed sign, the effect at the larger
+    population, the verdict (``holds`` when the baseline effect has the claimed sign and the sign holds in at
+    least :data:`HOLDS_SHARE` of the draws; ``conditional`` when it holds in fewer; ``reversed`` when the
+    baseline effect has the opposite sign), and from :func:`hinge` the draw parameter it hinges on.
+    """
+    parameters = parameters if parameters is not None else pd.DataFrame()
+    base_rows, rows, draw_rows = [], [], []
+    for claim in claims:
+        mine = runs[runs["claim"] == claim.name]
+        base = paired_contrast(mine[mine.context == "baseline"], "value", "condition", "base", "other")
+        base_rows.append(base)
+        effects = {}
+        post = mine[mine.context == "posterior"]
+        for draw, g in post.groupby("draw", sort=True):
+            c = paired_contrast(g, "value", "condition", "base", "other")
+            effects[draw] = c["diff"]
+            draw_rows.append({"claim": claim.name, "draw": draw, "n_seeds": c.n_seeds, "diff": c["diff"],
+                              "ci_lo": c.ci_lo, "ci_hi": c.ci_hi, "sign_holds": bool(np.sign(c["diff"]) == claim.sign),
+                              **(parameters.loc[draw].to_dict() if draw in parameters.index else {})})
+        effects = pd.Series(effects, dtype=float)
+        share = float((np.sign(effects) == claim.sign).mean()) if len(effects) else np.nan
+        big = paired_contrast(mine[mine.context == "scale"], "value", "condition", "base", "other")
+        if np.sign(base["diff"]) != claim.sign:
+            verdict = "reversed"
+        else:
+            verdict = "holds" if share >= HOLDS_SHARE else "conditional"
+        rows.append({"claim": claim.name, "statement": claim.statement, "outcome": claim.outcome,
+                     "base": claim.label("base"), "other": claim.label("other"),
+                     "claimed_sign": "+" if claim.sign > 0 else "-",
+                     **{k: base[k] for k in ("n_seeds", "base_mean", "other_mean", "diff", "ci_lo", "ci_hi",
+                                             "seed_sd", "diff_sd", "p")},
+                     "n_draws": len(effects), "draws_sign_holds": share,
+                     "scale_factor": scale_factor, "scale_n_seeds": big.n_seeds, "scale_diff": big["diff"],
+                     "scale_ci_lo": big.ci_lo, "scale_ci_hi": big.ci_hi, "verdict": verdict,
+                     **hinge(effects, parameters, claim.sign)})
+    table = pd.DataFrame(rows)
+    adjusted = contrast_table(base_rows, method)
+    table.insert(table.columns.get_loc("p") + 1, "p_adj", adjusted["p_adj"].to_numpy())
+    table.insert(table.columns.get_loc("p_adj") + 1, "p_method", method)
+    return table, pd.DataFrame(draw_rows)
 
 
 # --- output --------------------------------------------------------------------------------------------
