@@ -55,6 +55,10 @@ CI_OVERRIDES: dict[str, dict[str, str]] = {
     "early_adopters": {"adoption.elite_early_adoption": "0.0,2.0", "leaving.elite_exit_rate": "0.0,0.02"},
     "unpredictability": {"seed": "range(0,3)"},
     "recommender_by_attention": {"platform.attention": "5,50"},
+    "unpredictability_independent": {"seed": "range(0,3)"},
+    "follow_cap": {"platform.follow_cap": "0,10"},
+    "close_tie_budget": {"intimacy.reply_budget": "0,10"},
+    "minority_visibility": {"population.homophily": "0.2,0.8", "platform.recommender": "random,popularity"},
 }
 
 
@@ -192,6 +196,69 @@ def population_frame(run_folder: str | os.PathLike) -> pd.DataFrame:
 def quartile(x: pd.Series) -> pd.Series:
     """Quartile 1..4 of ``x`` (1 = lowest), ties broken by order."""
     return pd.qcut(x.rank(method="first"), 4, labels=[1, 2, 3, 4]).astype(int)
+
+
+def member_outcomes(runs: pd.DataFrame, keep: Iterable[str] | None = None) -> pd.DataFrame:
+    """Per run, the outcomes of the mechanisms that need the members table (one row per run of ``runs``).
+
+    Quartiles of skill and shyness are taken among the members present at the end of each run (1 = lowest);
+    the elite are the top 10% by offline reach of everyone who joined. Columns, besides ``run``, ``keep`` and
+    ``seed``:
+
+    - ``new_tie_share_skill_q1..4``, ``new_tie_share_shyness_q1..4``: share of the quartile with at least one
+      new mutual tie (with someone outside one's offline contacts); ``new_ties_skill_q1..4``: new mutual
+      ties per member of the quartile;
+    - ``mutual_per_member_ORIGIN`` and ``mutual_share_ORIGIN``: mutual ties by the origin of the tie (the
+      earlier of its two follows; socialsim.graph.ORIGINS) per member present and as a share of all of them;
+    - ``minority_top10_ratio``: the minority's share of the top 10% by followers over its share of the
+      members present (NaN without groups);
+    - ``left_share`` (of everyone who joined), ``left_share_skill_q1..4`` (quartiles of skill among everyone
+      who joined), ``left_share_elite``, ``left_share_early`` (joined in the first half of the run among those
+      who joined), ``left_share_minority``, ``left_share_majority``: behavioural exit, who leaves.
+    """
+    from .graph import ORIGINS
+    from .io import read_table
+
+    keep = list(keep) if keep is not None else [c for c in runs.attrs.get("swept", []) if c in runs]
+    if "seed" not in keep:
+        keep.append("seed")
+    rows = []
+    for _, run in runs.iterrows():
+        m = read_table(run["run"], "members")
+        rec: dict[str, Any] = {"run": run["run"], **{c: run[c] for c in keep}}
+        here = m[m.left_step < 0]
+        if len(here) >= 4:
+            skill_q, shy_q = quartile(here.skill), quartile(here.shyness)
+            for q in (1, 2, 3, 4):
+                rec[f"new_tie_share_skill_q{q}"] = float((here.new_mutual_ties[skill_q == q] > 0).mean())
+                rec[f"new_tie_share_shyness_q{q}"] = float((here.new_mutual_ties[shy_q == q] > 0).mean())
+                rec[f"new_ties_skill_q{q}"] = float(here.new_mutual_ties[skill_q == q].mean())
+        total = float(sum(here[f"mutual_{o}"].sum() for o in ORIGINS))
+        for o in ORIGINS:
+            rec[f"mutual_per_member_{o}"] = float(here[f"mutual_{o}"].sum() / max(1, len(here)))
+            rec[f"mutual_share_{o}"] = float(here[f"mutual_{o}"].sum() / total) if total else np.nan
+        minority = here.group == 1
+        if minority.any() and len(here) >= 10:
+            top = here.followers.rank(method="first", ascending=False) <= max(1, round(0.1 * len(here)))
+            rec["minority_top10_ratio"] = float((minority & top).sum() / top.sum() / minority.mean())
+        else:
+            rec["minority_top10_ratio"] = np.nan
+        left = m.left_step >= 0
+        rec["left_share"] = float(left.mean()) if len(m) else np.nan
+        if len(m) >= 4:
+            q_all = quartile(m.skill)
+            for q in (1, 2, 3, 4):
+                rec[f"left_share_skill_q{q}"] = float(left[q_all == q].mean())
+            elite = m.reach >= m.reach.quantile(0.9)
+            rec["left_share_elite"] = float(left[elite].mean())
+            rec["left_share_nonelite"] = float(left[~elite].mean())
+            early = m.joined_step <= int(run.get("steps", m.joined_step.max())) // 2
+            rec["left_share_early"] = float(left[early].mean()) if early.any() else np.nan
+            rec["left_share_late"] = float(left[~early].mean()) if (~early).any() else np.nan
+        rec["left_share_minority"] = float(left[m.group == 1].mean()) if (m.group == 1).any() else np.nan
+        rec["left_share_majority"] = float(left[m.group == 0].mean()) if (m.group == 0).any() else np.nan
+        rows.append(rec)
+    return pd.DataFrame(rows)
 
 
 # --- statistics --------------------------------------------------------------------------------------
