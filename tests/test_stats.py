@@ -6,6 +6,7 @@ result differs from it in the last bits for about a third of inputs, which would
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -82,3 +83,125 @@ def test_validation_interval_is_the_same_t_interval():
     assert iv.sd == pytest.approx(np.std(x, ddof=1))
     one = validation.interval([2.5])
     assert (one.mean, one.lo, one.hi, one.sd, one.n) == (2.5, 2.5, 2.5, 0.0, 1)
+
+
+# --- contrasts between conditions: the seed is the unit ----------------------------------------------------
+def _runs(base, other, *, factor_levels=(None,), noise=0.0, rng=None):
+    """One run per seed, condition and level of another factor: outcome y, condition column 'arm'."""
+    rows = []
+    for s, (b, o) in enumerate(zip(base, other)):
+        for f in factor_levels:
+            for arm, value in (("a", b), ("b", o)):
+                jitter = rng.normal(0, noise) if rng is not None else 0.0
+                rows.append({"seed": s, "arm": arm, "f": f, "y": value + jitter})
+    return pd.DataFrame(rows)
+
+
+def test_paired_contrast_known_answer():
+    base = np.array([0.30, 0.50, 0.45, 0.61, 0.20, 0.38])
+    other = np.array([0.35, 0.52, 0.55, 0.60, 0.31, 0.47])
+    row = study.paired_contrast(_runs(base, other), "y", "arm", "a", "b")
+    d = other - base
+    assert list(row.index) == list(study.CONTRAST_FIELDS)
+    assert (row.outcome, row.column, row.base, row.other, row.n_seeds) == ("y", "arm", "a", "b", 6)
+    assert row["diff"] == pytest.approx(d.mean()) and row.base_mean == pytest.approx(base.mean())
+    assert row.other_mean == pytest.approx(other.mean())
+    np.testing.assert_allclose((row.ci_lo, row.ci_hi), stats.t.interval(0.95, 5, loc=d.mean(), scale=stats.sem(d)))
+    assert row.p == pytest.approx(stats.ttest_rel(other, base).pvalue, rel=1e-12)
+    assert row.seed_sd == pytest.approx(np.std(base, ddof=1))
+    assert row.diff_sd == pytest.approx(d.mean() / np.std(base, ddof=1))
+
+
+def test_pooling_over_another_factor_keeps_n_at_the_number_of_seeds():
+    rng = np.random.default_rng(7)
+    base = rng.normal(0.5, 0.1, 8)
+    effect = 0.03 + rng.normal(0, 0.03, 8)  # the effect differs between populations, so runs of one seed are alike
+    runs = _runs(base, base + effect, factor_levels=(1, 2, 3, 4, 5), noise=0.01, rng=rng)
+    row = study.paired_contrast(runs, "y", "arm", "a", "b")
+    assert row.n_seeds == 8  # 40 runs per condition, 8 populations
+    per_seed = runs.groupby(["seed", "arm"])["y"].mean().unstack()
+    d = per_seed["b"] - per_seed["a"]
+    np.testing.assert_allclose((row["diff"], row.ci_lo, row.ci_hi),
+                               (d.mean(), *stats.t.interval(0.95, 7, loc=d.mean(), scale=stats.sem(d))))
+    assert row.seed_sd == pytest.approx(per_seed["a"].std(ddof=1))
+    # pairing by (seed, factor) would count 40 pairs and give a narrower interval: that is what is avoided
+    naive = runs.pivot_table(index=["seed", "f"], columns="arm", values="y")
+    naive_d = naive["b"] - naive["a"]
+    naive_half = stats.t.ppf(0.975, naive_d.size - 1) * stats.sem(naive_d)
+    assert row.ci_hi - row["diff"] > 1.5 * naive_half
+
+
+def test_paired_contrast_names_a_seed_without_a_condition():
+    runs = _runs([1.0, 2.0, 3.0], [1.5, 2.5, 3.5])
+    runs = runs[~((runs.seed == 2) & (runs.arm == "b"))]
+    with pytest.raises(ValueError, match=r"seed\(s\) 2 have no run with arm='b'"):
+        study.paired_contrast(runs, "y", "arm", "a", "b")
+    with pytest.raises(ValueError, match=r"no run has arm='c'"):
+        study.paired_contrast(runs, "y", "arm", "a", "c")
+    with pytest.raises(ValueError, match=r"outcome 'z' is not a column"):
+        study.paired_contrast(runs, "z", "arm", "a", "b")
+
+
+def test_paired_contrast_leaves_out_a_seed_with_a_missing_outcome():
+    runs = _runs([1.0, 2.0, 3.0, 4.0], [1.5, 2.7, 3.4, 9.0])
+    runs.loc[(runs.seed == 3) & (runs.arm == "b"), "y"] = np.nan
+    row = study.paired_contrast(runs, "y", "arm", "a", "b")
+    assert row.n_seeds == 3 and row["diff"] == pytest.approx(np.mean([0.5, 0.7, 0.4]))
+
+
+def test_mixed_model_agrees_with_the_paired_contrast_on_balanced_data():
+    rng = np.random.default_rng(11)
+    n = 12
+    population = rng.normal(0, 1.0, n)  # large seed-to-seed differences: the random intercept is well away from 0
+    base = 2.0 + population + rng.normal(0, 0.1, n)
+    other = 2.0 + population + 0.15 + rng.normal(0, 0.1, n)
+    runs = _runs(base, other)
+    paired = study.paired_contrast(runs, "y", "arm", "a", "b")
+    mixed = study.mixed_contrast(runs, "y", "arm", "a", "b")
+    assert mixed.converged and mixed.n_seeds == n and mixed.n_runs == 2 * n
+    assert mixed["diff"] == pytest.approx(paired["diff"], rel=1e-6)
+    # one run per seed and condition: REML's standard error is the paired one; only z replaces t
+    ratio = (mixed.ci_hi - mixed["diff"]) / (paired.ci_hi - paired["diff"])
+    assert ratio == pytest.approx(stats.norm.ppf(0.975) / stats.t.ppf(0.975, n - 1), rel=1e-4)
+    assert mixed.p < 0.05 and paired.p < 0.05
+    for field in ("seed_sd", "diff_sd", "base_mean", "other_mean"):
+        assert mixed[field] == pytest.approx(paired[field])
+
+
+def test_mixed_model_on_several_runs_per_seed_estimates_the_same_difference():
+    rng = np.random.default_rng(12)
+    population = rng.normal(0, 1.0, 10)
+    runs = _runs(population, population + 0.2, factor_levels=(1, 2, 3), noise=0.05, rng=rng)
+    paired = study.paired_contrast(runs, "y", "arm", "a", "b")
+    mixed = study.mixed_contrast(runs, "y", "arm", "a", "b")
+    assert mixed.n_seeds == 10 and mixed.n_runs == 60
+    assert mixed["diff"] == pytest.approx(paired["diff"], rel=1e-6)
+    assert mixed.ci_lo < 0.2 < mixed.ci_hi
+    with pytest.raises(ValueError, match="have no run with"):
+        study.mixed_contrast(runs[~((runs.seed == 0) & (runs.arm == "a"))], "y", "arm", "a", "b")
+
+
+def test_holm_and_benjamini_hochberg_by_hand():
+    p = [0.01, 0.04, 0.03, 0.005]
+    # Holm: sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04, then a running maximum
+    np.testing.assert_allclose(study.adjust_p(p, "holm"), [0.03, 0.06, 0.06, 0.02])
+    # BH: sorted p * 4 / rank = 0.02, 0.02, 0.04, 0.04, then a running minimum from the largest
+    np.testing.assert_allclose(study.adjust_p(p, "fdr_bh"), [0.02, 0.04, 0.04, 0.02])
+    np.testing.assert_allclose(study.adjust_p([0.5, 0.6], "holm"), [1.0, 1.0])  # capped at 1
+    np.testing.assert_allclose(study.adjust_p([0.01, np.nan, 0.04]), [0.02, np.nan, 0.04])  # NaN is no test
+    with pytest.raises(ValueError, match="method must be one of holm, fdr_bh"):
+        study.adjust_p(p, "bonferroni")
+
+
+def test_contrast_table_adjusts_the_rows_together():
+    rng = np.random.default_rng(13)
+    rows = []
+    for shift in (0.0, 0.05, 0.5):
+        base = rng.normal(1.0, 0.2, 6)
+        runs = _runs(base, base + shift + rng.normal(0, 0.05, 6))
+        rows.append(study.paired_contrast(runs, "y", "arm", "a", "b"))
+    table = study.contrast_table(rows, method="fdr_bh")
+    assert list(table.columns) == [*study.CONTRAST_FIELDS, "p_adj", "method"]
+    np.testing.assert_allclose(table.p_adj, study.adjust_p([r.p for r in rows], "fdr_bh"))
+    assert (table.method == "fdr_bh").all() and (table.p_adj >= table.p).all()
+    assert study.contrast_table([]).empty

@@ -22,6 +22,9 @@ Environment variables (read when called, so a test can set them):
 The statistics are simple and stated where they are used: a 95% t-interval over seeds for a mean, and for a
 difference between two conditions a t-interval of the per-seed paired differences (conditions with the same
 seed share the same population of people, so pairing removes that part of the seed-to-seed variation).
+The seed, one population, is the unit of replication: :func:`paired_contrast` averages each seed's runs within a
+condition before pairing, :func:`mixed_contrast` gives the seed a random intercept instead, and
+:func:`contrast_table` adjusts a family of contrasts' p-values together (Holm or Benjamini-Hochberg).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import itertools
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -322,6 +326,160 @@ def within_effect(df: pd.DataFrame, minuend: str, subtrahend: str, *, where: dic
             "where": ", ".join(f"{k}={v}" for k, v in (where or {}).items()),
             "base_mean": float(d[subtrahend].mean()), "other_mean": float(d[minuend].mean()),
             "diff": mean, "lo": lo, "hi": hi, "n": n}
+
+
+# --- contrasts between conditions: the seed (the population) is the unit ----------------------------------
+#: the fields of :func:`paired_contrast` (and, where they apply, of :func:`mixed_contrast`), in order
+CONTRAST_FIELDS = ("outcome", "column", "base", "other", "n_seeds", "base_mean", "other_mean", "diff", "ci_lo",
+                   "ci_hi", "seed_sd", "diff_sd", "p")
+#: the multiple-comparison corrections :func:`adjust_p` offers (statsmodels' names)
+P_ADJUST_METHODS = ("holm", "fdr_bh")
+
+
+def _two_conditions(runs: pd.DataFrame, outcome: str, column: str, base: Any, other: Any,
+                    seed: str) -> pd.DataFrame:
+    """The runs of ``base`` and ``other``, after checking that the columns and both conditions exist."""
+    for name, what in ((outcome, "outcome"), (column, "condition column"), (seed, "seed column")):
+        if name not in runs.columns:
+            columns = ", ".join(map(str, runs.columns))
+            raise ValueError(f"{what} {name!r} is not a column of the runs (columns: {columns})")
+    if base == other:
+        raise ValueError(f"base and other are the same condition ({column}={base!r})")
+    values = list(pd.unique(runs[column]))
+    for level in (base, other):
+        if not (runs[column] == level).any():
+            raise ValueError(f"no run has {column}={level!r} (values: {', '.join(map(repr, values))})")
+    return runs[(runs[column] == base) | (runs[column] == other)]
+
+
+def seed_means(runs: pd.DataFrame, outcome: str, column: str, base: Any, other: Any, *,
+               seed: str = "seed") -> pd.DataFrame:
+    """Per seed, the mean of ``outcome`` over that seed's runs of ``base`` and of ``other`` (columns ``base``,
+    ``other``; index the seeds). Runs differing in any other factor are averaged within the seed, so a seed
+    counts once however many runs it has. Raises ValueError naming the seeds that lack one of the conditions."""
+    d = _two_conditions(runs, outcome, column, base, other, seed)
+    means = d.assign(_is_other=d[column] == other).groupby([seed, "_is_other"])[outcome].mean().unstack("_is_other")
+    means = means.reindex(columns=[False, True])
+    means.columns = ["base", "other"]
+    for name, level in (("base", base), ("other", other)):
+        present = set(d.loc[d[column] == level, seed])
+        lacking = [s for s in means.index if s not in present]
+        if lacking:
+            shown = ", ".join(map(str, lacking[:10])) + (" ..." if len(lacking) > 10 else "")
+            raise ValueError(f"seed(s) {shown} have no run with {column}={level!r}: every seed needs both "
+                             f"{column}={base!r} and {column}={other!r} to be paired")
+    return means
+
+
+def paired_contrast(runs: pd.DataFrame, outcome: str, column: str, base: Any, other: Any, *,
+                    seed: str = "seed") -> pd.Series:
+    """The effect on ``outcome`` of ``column`` = ``other`` against ``base``, with the seed as the unit.
+
+    Each seed's runs are first averaged within each condition (pooling over other factors never multiplies
+    n), then the per-seed paired differences other - base are summarised. Conditions with the same seed share
+    the same population (common random numbers), which pairing exploits.
+
+    Parameters
+    ----------
+    runs : DataFrame
+        One row per run, with columns ``column``, ``seed`` and ``outcome``.
+    outcome, column : str
+        The outcome and the condition column.
+    base, other : scalar
+        The two values of ``column`` to compare.
+    seed : str
+        The column naming the population (seed) of each run.
+
+    Returns
+    -------
+    pd.Series
+        :data:`CONTRAST_FIELDS`: ``n_seeds`` seeds with a value in both conditions (a seed whose outcome is
+        missing in a condition is left out), the two condition means over those seeds, ``diff`` (mean paired
+        difference) with its 95% t-interval ``ci_lo``, ``ci_hi``; ``seed_sd``, the sd across seeds of the base
+        condition's per-seed values; ``diff_sd`` = diff / seed_sd (the effect in seed-sd units, NaN when
+        seed_sd is 0) and ``p``, the two-sided paired t-test.
+
+    Raises
+    ------
+    ValueError
+        A column is missing, a condition has no run, or a seed lacks one of the conditions.
+    """
+    from scipy import stats
+
+    means = seed_means(runs, outcome, column, base, other, seed=seed).dropna()
+    diff = means["other"] - means["base"]
+    mean, lo, hi, n = t_interval(diff)
+    seed_sd = float(means["base"].std(ddof=1)) if n >= 2 else np.nan
+    p = float(stats.ttest_1samp(diff, 0.0).pvalue) if n >= 2 and diff.std(ddof=1) > 0 else (
+        np.nan if n < 2 or mean == 0 else 0.0)
+    return pd.Series({
+        "outcome": outcome, "column": column, "base": base, "other": other, "n_seeds": n,
+        "base_mean": float(means["base"].mean()) if n else np.nan,
+        "other_mean": float(means["other"].mean()) if n else np.nan,
+        "diff": mean, "ci_lo": lo, "ci_hi": hi, "seed_sd": seed_sd,
+        "diff_sd": mean / seed_sd if seed_sd and np.isfinite(seed_sd) else np.nan, "p": p,
+    }, name=f"{outcome}: {column} {other} vs {base}")
+
+
+def mixed_contrast(runs: pd.DataFrame, outcome: str, column: str, base: Any, other: Any, *,
+                   seed: str = "seed") -> pd.Series:
+    """The same contrast as :func:`paired_contrast` from a linear mixed model on the runs themselves:
+    ``outcome ~ 1 + [column == other]`` with a random intercept per seed (statsmodels MixedLM, REML).
+
+    Every run counts, while the random intercept keeps the seed as the unit of replication. ``diff`` is the
+    fixed effect, ``ci_lo``/``ci_hi`` its 95% Wald interval and ``p`` its Wald test; ``n_seeds``, the means,
+    ``seed_sd`` and ``diff_sd`` are as in :func:`paired_contrast`. Also ``n_runs``, ``seed_var`` (the random
+    intercept's variance) and ``converged``. Runs with a missing outcome are left out.
+    """
+    sm = require("statsmodels.api", "study", "the mixed-model contrast")
+
+    means = seed_means(runs, outcome, column, base, other, seed=seed)  # checks the pairing
+    d = _two_conditions(runs, outcome, column, base, other, seed).dropna(subset=[outcome])
+    y = d[outcome].to_numpy(float)
+    treated = (d[column] == other).to_numpy(float)
+    exog = np.column_stack([np.ones_like(y), treated])
+    groups = pd.factorize(d[seed])[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # boundary and convergence notes: ``converged`` reports the outcome
+        fit = sm.MixedLM(y, exog, groups=groups).fit(reml=True)
+    lo, hi = np.asarray(fit.conf_int(alpha=0.05))[1]
+    both = means.dropna()
+    seed_sd = float(both["base"].std(ddof=1)) if len(both) >= 2 else np.nan
+    diff = float(np.asarray(fit.fe_params)[1])
+    return pd.Series({
+        "outcome": outcome, "column": column, "base": base, "other": other, "n_seeds": int(np.unique(groups).size),
+        "base_mean": float(both["base"].mean()), "other_mean": float(both["other"].mean()),
+        "diff": diff, "ci_lo": float(lo), "ci_hi": float(hi), "seed_sd": seed_sd,
+        "diff_sd": diff / seed_sd if seed_sd and np.isfinite(seed_sd) else np.nan,
+        "p": float(np.asarray(fit.pvalues)[1]), "n_runs": int(y.size),
+        "seed_var": float(np.asarray(fit.cov_re)[0, 0]), "converged": bool(fit.converged),
+    }, name=f"{outcome}: {column} {other} vs {base}")
+
+
+def adjust_p(p: Sequence[float], method: str = "holm") -> np.ndarray:
+    """p-values adjusted for multiple comparisons by statsmodels' ``multipletests``: ``holm`` (Holm-Bonferroni,
+    controls the family-wise error rate) or ``fdr_bh`` (Benjamini-Hochberg, controls the false discovery rate).
+    Missing p-values stay missing and do not count as tests."""
+    if method not in P_ADJUST_METHODS:
+        raise ValueError(f"method must be one of {', '.join(P_ADJUST_METHODS)}; got {method!r}")
+    multitest = require("statsmodels.stats.multitest", "study", "the multiple-comparison correction")
+    p = np.asarray(p, float)
+    out = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        out[ok] = multitest.multipletests(p[ok], method=method)[1]
+    return out
+
+
+def contrast_table(rows: Iterable[pd.Series | dict], method: str = "holm") -> pd.DataFrame:
+    """The contrasts ``rows`` (from :func:`paired_contrast` or :func:`mixed_contrast`) as one table, with
+    ``p_adj`` (their p-values adjusted together by :func:`adjust_p`) and ``method`` (the correction's name)."""
+    frame = pd.DataFrame([dict(r) for r in rows])
+    if frame.empty:
+        frame = pd.DataFrame(columns=list(CONTRAST_FIELDS))
+    frame["p_adj"] = adjust_p(frame["p"].to_numpy(float), method) if len(frame) else []
+    frame["method"] = method
+    return frame
 
 
 def rank_residuals(frame: pd.DataFrame, y: str, controls: Sequence[str]) -> np.ndarray:
