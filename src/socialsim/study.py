@@ -482,6 +482,36 @@ def contrast_table(rows: Iterable[pd.Series | dict], method: str = "holm") -> pd
     return frame
 
 
+def where_rows(df: pd.DataFrame, where: dict | None) -> pd.DataFrame:
+    """The rows of ``df`` matching ``where`` (column -> value, or a list of values)."""
+    for k, v in (where or {}).items():
+        df = df[df[k].isin(v) if isinstance(v, (list, tuple, set)) else df[k] == v]
+    return df
+
+
+def contrast(runs: pd.DataFrame, outcome: str, column: str, base: Any, other: Any, *,
+             where: dict | None = None, label: str | None = None) -> pd.Series:
+    """:func:`paired_contrast` on the runs matching ``where``, with an ``effect`` label and the ``where`` text.
+    Runs of other conditions are averaged within each seed first, so pooling never multiplies n."""
+    row = paired_contrast(where_rows(runs, where), outcome, column, base, other)
+    text = ", ".join(f"{k}={v}" for k, v in (where or {}).items())
+    row["effect"] = label or (str(row.name) + (f" ({text})" if text else ""))
+    row["where"] = text
+    return row
+
+
+def effects_table(rows: Iterable[pd.Series | dict], experiment: str, method: str = "holm") -> pd.DataFrame:
+    """The contrasts of one notebook as its effects table: :func:`contrast_table` (p-values adjusted together
+    by ``method``, Holm by default) with ``experiment`` and ``effect`` first."""
+    table = contrast_table(rows, method)
+    if "effect" not in table:
+        table["effect"] = [f"{r.outcome}: {r.column} {r.other} vs {r.base}" for r in table.itertuples()]
+    first = ["effect", "where"] if "where" in table else ["effect"]
+    table = table[first + [c for c in table.columns if c not in first]]
+    table.insert(0, "experiment", experiment)
+    return table
+
+
 def rank_residuals(frame: pd.DataFrame, y: str, controls: Sequence[str]) -> np.ndarray:
     """Residuals of the ranks of ``y`` after a least-squares fit on the ranks of ``controls``."""
     r = frame[[y, *controls]].rank().to_numpy(float)
