@@ -591,113 +591,131 @@ def fmt_effect(row: dict | pd.Series, digits: int = 3) -> str:
     return f"{row['diff']:+.{digits}f} [{row['lo']:+.{digits}f}, {row['hi']:+.{digits}f}]"
 
 
-# --- Morris sensitivity analysis ------------------------------------------------------------------------
+# --- Sobol sensitivity analysis -------------------------------------------------------------------------
 #: the parameters varied by the sensitivity analysis and their ranges. ``popularity_share`` is the weight of
 #: popularity in a random/popularity mixture recommender; ``engagement_timeline`` >= 0.5 ranks the timeline
-#: by engagement (a two-level factor); integer parameters are rounded. ``dummy`` changes nothing: its
-#: elementary effects are seed noise alone (each design row has its own seed), the floor to judge the others by.
-MORRIS_PARAMETERS: dict[str, tuple[float, float]] = {
+#: by engagement (a two-level factor); whole-number parameters (:data:`SOBOL_INTEGERS`) are rounded.
+SOBOL_PARAMETERS: dict[str, tuple[float, float]] = {
     "platform.openness": (0.02, 1.0),
     "popularity_share": (0.0, 1.0),
     "platform.attention": (5, 50),
     "engagement_timeline": (0.0, 1.0),
     "meetups.rate": (0.0, 0.1),
     "adoption.elite_early_adoption": (0.0, 2.0),
-    "leaving.disappointment_exit": (0.0, 0.5),
     "population.reach_sigma": (0.5, 2.0),
     "population.skill_reach_correlation": (0.0, 0.9),
     "behaviour.prominence": (0.0, 1.0),
-    "dummy": (0.0, 1.0),
+    "behaviour.follow_slope": (1.0, 5.0),
+    "behaviour.appeal_noise": (0.05, 0.5),
+    "intimacy.reply_budget": (0, 5),
+    "intimacy.exploration": (0.0, 2.0),
+    "intimacy.closeness_gain_reply": (0.1, 1.0),
+    "leaving.disappointment_exit": (0.0, 0.5),
+    "leaving.tolerance": (0.0, 0.5),
+    "leaving.expectation_memory": (50, 400),
 }
-MORRIS_OUTPUTS = ("gini_followers", "top1_share_followers", "spearman_skill_followers", "spearman_reach_followers",
-                  "spearman_join_order_followers", "top_k_turnover", "low_skill_connected_share",
-                  "shy_connected_share", "close_ties_per_member", "intimacy_gap", "local_tie_share")
-MORRIS_FULL = {"trajectories": 10, "levels": 4, "population.size": 2000, "run.steps": 365}
-MORRIS_CI = {"trajectories": 2, "levels": 4, "population.size": 300, "run.steps": 60}
+SOBOL_INTEGERS = ("platform.attention", "intimacy.reply_budget", "leaving.expectation_memory")
+SOBOL_OUTPUTS = ("gini_followers", "top1_share_followers", "spearman_skill_followers", "spearman_reach_followers",
+                 "spearman_join_order_followers", "top_k_turnover", "low_skill_connected_share",
+                 "shy_connected_share", "low_skill_new_tie_share", "shy_new_tie_share", "close_ties_per_member",
+                 "intimacy_gap", "local_tie_share", "reciprocity", "members")
+#: ``n``: SALib's base sample (a power of 2; the design has n x (parameters + 2) rows, first-order and total
+#: indices only); ``seeds``: the model seeds every row is run with (common random numbers: the same seeds, so
+#: the same populations, for every row; an output is averaged over them).
+SOBOL_FULL = {"n": 64, "seeds": (0,), "population.size": 2000, "run.steps": 365}
+SOBOL_CI = {"n": 2, "seeds": (0,), "population.size": 300, "run.steps": 60}
 
 
-def morris_problem() -> dict:
-    """SALib's problem definition of :data:`MORRIS_PARAMETERS`."""
-    return {"num_vars": len(MORRIS_PARAMETERS), "names": list(MORRIS_PARAMETERS),
-            "bounds": [list(b) for b in MORRIS_PARAMETERS.values()]}
+def sobol_problem() -> dict:
+    """SALib's problem definition of :data:`SOBOL_PARAMETERS`."""
+    return {"num_vars": len(SOBOL_PARAMETERS), "names": list(SOBOL_PARAMETERS),
+            "bounds": [list(b) for b in SOBOL_PARAMETERS.values()]}
 
 
-def morris_design(trajectories: int, levels: int = 4, seed: int = 2009) -> np.ndarray:
-    """SALib's Morris design (one row per run) of ``trajectories`` trajectories on ``levels`` levels."""
-    morris_sample = require("SALib.sample.morris", "study", "the Morris design")
+def sobol_design(n: int, seed: int = 2009) -> np.ndarray:
+    """SALib's Saltelli design (scrambled Sobol' sequence) for first-order and total indices: n x (D + 2) rows."""
+    sobol_sample = require("SALib.sample.sobol", "study", "the Sobol design")
 
-    return morris_sample.sample(morris_problem(), N=trajectories, num_levels=levels, seed=seed)
+    return sobol_sample.sample(sobol_problem(), n, calc_second_order=False, seed=seed)
 
 
-def morris_overrides(row: Sequence[float]) -> dict[str, Any]:
-    """Model parameters (dotted) for one row of the Morris design."""
+def design_overrides(row: Sequence[float]) -> dict[str, Any]:
+    """Model parameters (dotted) for one row of the sensitivity design."""
     out: dict[str, Any] = {}
-    for name, value in zip(MORRIS_PARAMETERS, row):
+    for name, value in zip(SOBOL_PARAMETERS, row):
         if name == "popularity_share":
             out["platform.recommender"] = "mixture"
             out["platform.recommender_mix"] = {"random": float(1 - value), "popularity": float(value)}
         elif name == "engagement_timeline":
             out["platform.timeline"] = "engagement" if value >= 0.5 else "chronological"
-        elif name == "dummy":
-            continue
-        elif name == "platform.attention":
+        elif name in SOBOL_INTEGERS:
             out[name] = int(round(value))
         else:
             out[name] = float(value)
     return out
 
 
-def _morris_job(params_dict: dict, out: str, meta: dict) -> float:
-    from .io import run_to_folder
+def _design_job(params_dict: dict, out: str, meta: dict) -> float:
+    from .io import is_complete, run_to_folder
     from .params import Params
 
+    if is_complete(out):  # finished in an earlier, interrupted invocation
+        return 0.0
     params = Params.from_dict(params_dict)
     summary, _ = run_to_folder(params, out, meta=meta)
     return summary["wall_time_s"]
 
 
-def run_morris(*, n_jobs: int = 2, settings: dict | None = None) -> tuple[Path, np.ndarray]:
-    """Run the Morris design (one model run per design row, each with its own seed = row index) into
-    ``sweeps_dir()/sensitivity/sample=NNN`` with joblib; complete runs of the same configuration are skipped.
-    Returns the folder and the design matrix (also written there as design.csv)."""
+def run_sobol(*, n_jobs: int = 2, settings: dict | None = None) -> tuple[Path, np.ndarray]:
+    """Run the Sobol design in process with joblib: every design row once per seed in ``settings["seeds"]``
+    (the same seeds for every row: common random numbers), into ``sweeps_dir()/sensitivity/sample=NNNNN,seed=S``;
+    complete runs are skipped. Returns the folder and the design matrix (also written there as design.csv)."""
     from joblib import Parallel, delayed
 
     from .params import Params
 
-    s = dict(settings or (MORRIS_CI if scale() == "ci" else MORRIS_FULL))
-    design = morris_design(s["trajectories"], s["levels"])
+    s = dict(settings or (SOBOL_CI if scale() == "ci" else SOBOL_FULL))
+    design = sobol_design(int(s["n"]))
     root = sweeps_dir() / "sensitivity"
     root.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(design, columns=list(MORRIS_PARAMETERS)).to_csv(root / "design.csv", index_label="sample")
+    pd.DataFrame(design, columns=list(SOBOL_PARAMETERS)).to_csv(root / "design.csv", index_label="sample")
+    share = list(SOBOL_PARAMETERS).index("popularity_share")
     jobs = []
     for i, row in enumerate(design):
-        over = morris_overrides(row)
-        params = Params.from_dict({}, **{"population.size": s["population.size"], "run.steps": s["run.steps"],
-                                         "seed": i, **over})
-        overrides_list = [f"sample={i}"] + [f"{k}={v}" for k, v in over.items() if k != "platform.recommender_mix"]
-        overrides_list.append(f"popularity_share={row[list(MORRIS_PARAMETERS).index('popularity_share')]}")
-        jobs.append((params.to_dict(), str(root / f"sample={i:03d}"), {"overrides": overrides_list, "sample": i}))
-    print(f"sensitivity: {len(jobs)} runs into {root}", flush=True)
-    Parallel(n_jobs=n_jobs, verbose=5)(delayed(_morris_job)(*j) for j in jobs)
+        over = design_overrides(row)
+        for seed in s["seeds"]:
+            params = Params.from_dict({}, **{"population.size": s["population.size"], "run.steps": s["run.steps"],
+                                             "seed": int(seed), **over})
+            listed = [f"sample={i}", f"seed={seed}"] + [f"{k}={v}" for k, v in over.items()
+                                                          if k != "platform.recommender_mix"]
+            listed.append(f"popularity_share={row[share]}")
+            jobs.append((params.to_dict(), str(root / f"sample={i:05d},seed={seed}"),
+                         {"overrides": listed, "sample": i}))
+    print(f"sensitivity: {len(jobs)} runs ({len(design)} design rows x {len(s['seeds'])} seeds) into {root}",
+          flush=True)
+    Parallel(n_jobs=n_jobs, verbose=5)(delayed(_design_job)(*j) for j in jobs)
     return root, design
 
 
-def analyze_morris(design: np.ndarray, runs: pd.DataFrame, outputs: Sequence[str] = MORRIS_OUTPUTS,
-                   levels: int = 4, seed: int = 0) -> pd.DataFrame:
-    """SALib's Morris analysis of each output: mu, mu_star (and its 95% bootstrap interval), sigma, per
-    parameter. ``runs`` needs a ``sample`` column (the design row)."""
-    morris_analyze = require("SALib.analyze.morris", "study", "the Morris analysis")
+def analyze_sobol(design: np.ndarray, runs: pd.DataFrame, outputs: Sequence[str] = SOBOL_OUTPUTS, *,
+                  resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """SALib's Sobol analysis of each output: first-order (S1) and total (ST) indices per parameter with the
+    half-widths of their 95% bootstrap intervals (S1_conf, ST_conf; ``resamples`` resamples). ``runs`` needs a
+    ``sample`` column (the design row); the runs of a row (one per seed) are averaged first."""
+    sobol_analyze = require("SALib.analyze.sobol", "study", "the Sobol analysis")
 
-    runs = runs.sort_values("sample")
-    if list(runs["sample"]) != list(range(len(design))):
-        raise ValueError("runs must hold exactly one complete run per design row")
+    per_row = runs.groupby("sample")[list(outputs)].mean().sort_index()
+    if list(per_row.index) != list(range(len(design))):
+        raise ValueError("runs must hold at least one complete run of every design row")
     frames = []
     for out in outputs:
-        y = runs[out].to_numpy(float)
-        res = morris_analyze.analyze(morris_problem(), design, y, num_levels=levels, seed=seed,
-                                       print_to_console=False)
-        df = pd.DataFrame({"parameter": res["names"], "mu": res["mu"], "mu_star": res["mu_star"],
-                           "mu_star_conf": res["mu_star_conf"], "sigma": res["sigma"]})
+        y = per_row[out].to_numpy(float)
+        if not np.isfinite(y).all() or np.ptp(y) == 0:
+            continue  # an output that does not vary (or is undefined somewhere) has no indices
+        res = sobol_analyze.analyze(sobol_problem(), y, calc_second_order=False, num_resamples=resamples,
+                                    conf_level=0.95, seed=seed)
+        df = pd.DataFrame({"parameter": list(SOBOL_PARAMETERS), "S1": res["S1"], "S1_conf": res["S1_conf"],
+                           "ST": res["ST"], "ST_conf": res["ST_conf"]})
         df.insert(0, "output", out)
         frames.append(df)
     return pd.concat(frames, ignore_index=True)
