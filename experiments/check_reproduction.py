@@ -7,10 +7,10 @@
 For each sweep in results/sweeps/ (or SOCIALSIM_SWEEPS_DIR) it takes ``k`` complete jobs, evenly spaced in the
 order they ran (with k=2 the first and the last job of the sweep, the two most likely to have run different
 code), rebuilds each job's configuration exactly as stored (a Hydra job's ``.hydra/config.yaml`` through
-socialsim.config.to_params, as ``python -m socialsim`` does; a Morris run's row of the stored design.csv
-through socialsim.study.morris_overrides, as experiments/sensitivity.py does),
+socialsim.config.to_params, as ``python -m socialsim`` does; a sensitivity run's row of the stored design.csv
+through socialsim.study.design_overrides, as experiments/sensitivity.py does),
 checks that it has the configuration hash the run recorded, runs it with socialsim.io.run_to_folder (what the
-command line and the Morris driver call) and compares timeseries, members and follows .parquet with the stored
+command line and the sensitivity driver call) and compares timeseries, members and follows .parquet with the stored
 files. One line per job, ``same`` or ``DIFFERENT``; for a difference, the headline metrics of both runs.
 Exit code 1 if any job differs, 0 if all are the same.
 """
@@ -27,7 +27,8 @@ import time
 from pathlib import Path
 
 SWEEPS = ("openness_vs_elite", "illusion_of_intimacy", "local_networks", "early_adopters", "unpredictability",
-          "recommender_by_attention", "sensitivity")
+          "recommender_by_attention", "invite_only", "reshares_off", "follow_cap", "close_tie_budget",
+          "engagement_timeline", "minority_visibility", "unpredictability_independent", "sensitivity")
 HEADLINE = ("members", "follows", "gini_followers", "top1_share_followers", "spearman_skill_followers",
             "spearman_reach_followers", "low_skill_connected_share", "close_ties_per_member", "intimacy_gap")
 
@@ -53,9 +54,9 @@ def pick(jobs: list[Path], k: int) -> list[Path]:
 
 
 def stored_params(job: Path):
-    """The job's configuration as stored: Hydra's composed config (``.hydra/config.yaml``), or for a Morris run
-    its row of the sweep's design.csv turned into parameters by socialsim.study.morris_overrides, as
-    study.run_morris does (the design row is what the sweep ran; the model draws the ``platform.recommender_mix``
+    """The job's configuration as stored: Hydra's composed config (``.hydra/config.yaml``), or for a sensitivity run
+    its row of the sweep's design.csv turned into parameters by socialsim.study.design_overrides, as
+    study.run_sobol does (the design row is what the sweep ran; the model draws the ``platform.recommender_mix``
     keys in a fixed order, so their order in the summary's flattened ``params``, sorted, does not matter)."""
     import pandas as pd
     from omegaconf import OmegaConf
@@ -69,10 +70,10 @@ def stored_params(job: Path):
         return to_params(OmegaConf.load(hydra_config))
     summary = io.read_summary(job)
     design = pd.read_csv(job.parent / "design.csv", index_col="sample")
-    row = design.loc[summary["sample"], list(study.MORRIS_PARAMETERS)].to_numpy(float)
+    row = design.loc[summary["sample"], list(study.SOBOL_PARAMETERS)].to_numpy(float)
     stored = summary["params"]
     return Params.from_dict({}, **{"population.size": stored["population.size"], "run.steps": stored["run.steps"],
-                                   "seed": summary["seed"], **study.morris_overrides(row)})
+                                   "seed": summary["seed"], **study.design_overrides(row)})
 
 
 def rerun(job: Path, out: Path) -> dict:

@@ -13,8 +13,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-EXPERIMENTS=(openness_vs_elite unpredictability illusion_of_intimacy local_networks early_adopters recommender_by_attention)
-NOTEBOOKS=(openness_vs_elite illusion_of_intimacy local_networks early_adopters sensitivity unpredictability)
+EXPERIMENTS=(openness_vs_elite unpredictability unpredictability_independent illusion_of_intimacy local_networks early_adopters
+             recommender_by_attention invite_only reshares_off follow_cap close_tie_budget engagement_timeline
+             minority_visibility)
+NOTEBOOKS=(openness_vs_elite illusion_of_intimacy local_networks early_adopters sensitivity unpredictability invite_only
+           reshares_off follow_cap close_tie_budget engagement_timeline minority_visibility)
 STAGES=(sweeps sensitivity notebooks robustness)
 
 usage="usage: bash experiments/run_all.sh [--fresh] [--stage sweeps|sensitivity|notebooks|robustness|all]"

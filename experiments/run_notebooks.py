@@ -19,7 +19,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOKS = ("openness_vs_elite", "illusion_of_intimacy", "local_networks", "early_adopters", "sensitivity",
-             "unpredictability")
+             "unpredictability", "invite_only", "reshares_off", "follow_cap", "close_tie_budget",
+             "engagement_timeline", "minority_visibility")
 
 
 def execute(name: str, save: Path | None = None, timeout: int = 7200) -> float:

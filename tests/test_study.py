@@ -1,4 +1,5 @@
-"""socialsim.study: scale, sweep folder names, intervals, paired effects, unpredictability, Morris design."""
+"""socialsim.study: scale, sweep folder names, intervals, paired effects, unpredictability, member outcomes,
+the Sobol design and analysis."""
 
 from __future__ import annotations
 
@@ -79,12 +80,113 @@ def test_partial_spearman_removes_a_confounder():
     assert abs(study.partial_spearman(df, "x", "y", ["z"])) < 0.1
 
 
-def test_morris_design_maps_to_valid_parameters():
-    design = study.morris_design(2)
-    assert design.shape == (2 * (len(study.MORRIS_PARAMETERS) + 1), len(study.MORRIS_PARAMETERS))
+MECHANISM_EXPERIMENTS = {"invite_only": "platform.invite_only", "reshares_off": "platform.reshares",
+                         "follow_cap": "platform.follow_cap", "close_tie_budget": "intimacy.reply_budget",
+                         "engagement_timeline": "platform.timeline", "minority_visibility": "population.homophily",
+                         "unpredictability_independent": "seed"}
+
+
+@pytest.mark.parametrize("name", sorted(MECHANISM_EXPERIMENTS))
+def test_mechanism_experiments_sweep_real_parameters_with_common_seeds(name):
+    from omegaconf import OmegaConf
+
+    from socialsim.config import compose_params
+    from socialsim.params import flat_params
+
+    swept = OmegaConf.load(study.EXPERIMENT_DIR / f"{name}.yaml").hydra.sweeper.params
+    assert swept["seed"] == "range(0,20)"  # 20 populations, each in every condition
+    assert MECHANISM_EXPERIMENTS[name] in swept
+    known = set(flat_params(Params()))
+    jobs = study.expected_jobs(name)
+    assert len(jobs) == len(set(jobs)) >= 20
+    for job in (jobs[0], jobs[-1]):  # every swept key is a parameter, and its values are allowed
+        overrides = [f"{k}={v}" for k, v in (part.split("=") for part in job.split(","))]
+        assert {o.split("=")[0] for o in overrides} <= known
+        params = compose_params([f"+experiment={name}", *overrides])
+        assert params.seed in range(20)
+    # the lever changes the model's parameters between the first and the last job (it is switchable from here)
+    first, last = (compose_params([f"+experiment={name}", *[p for p in j.split(",") if not p.startswith("seed=")]])
+                   for j in (jobs[0], jobs[-1]))
+    if name != "unpredictability_independent":
+        assert flat_params(first) != flat_params(last)
+
+
+def test_unpredictability_independent_has_no_social_signal_and_the_same_people():
+    from socialsim.config import compose_params
+
+    social = compose_params(["+experiment=unpredictability"])
+    independent = compose_params(["+experiment=unpredictability_independent"])
+    assert independent.population == social.population  # the same people (population.seed fixed)
+    assert independent.platform.recommender == "random" and not independent.platform.reshares
+    assert independent.behaviour.prominence == 0.0 and social.behaviour.prominence > 0
+
+
+def test_contrast_averages_other_factors_within_seed_and_effects_table_adjusts_p():
+    rng = np.random.default_rng(3)
+    rows = []
+    for seed in range(8):
+        base = rng.normal(0, 3)
+        for other in range(5):  # five runs per seed and condition must still count as one seed
+            rows.append({"seed": seed, "x": "a", "k": other, "y": base + rng.normal(0, 0.1)})
+            rows.append({"seed": seed, "x": "b", "k": other, "y": base + 1 + rng.normal(0, 0.1)})
+    df = pd.DataFrame(rows)
+    row = study.contrast(df, "y", "x", "a", "b")
+    assert row["n_seeds"] == 8 and row["diff"] == pytest.approx(1, abs=0.1) and row["ci_lo"] > 0.8
+    only = study.contrast(df, "y", "x", "a", "b", where={"k": [0, 1]}, label="two levels")
+    assert only["effect"] == "two levels" and only["where"] == "k=[0, 1]" and only["n_seeds"] == 8
+    table = study.effects_table([row, only, study.contrast(df, "k", "x", "a", "b")], "toy")
+    assert list(table.columns[:3]) == ["experiment", "effect", "where"]
+    assert (table["method"] == "holm").all()
+    assert table["p_adj"].iloc[0] == pytest.approx(min(1, 2 * table["p"].iloc[0]))  # Holm over two finite p
+
+
+def test_member_outcomes_count_new_ties_origins_and_exit(tmp_path):
+    from socialsim.analysis import load_sweep
+    from socialsim.graph import ORIGINS
+    from socialsim.io import read_table, run_to_folder
+
+    for seed in (0, 1):
+        run_to_folder(Params.from_dict({}, **{"population.size": 300, "run.steps": 60, "seed": seed,
+                                             "population.minority_share": 0.3}), tmp_path / f"seed={seed}")
+    runs, _ = load_sweep(tmp_path, timeseries=False)
+    out = study.member_outcomes(runs)
+    assert len(out) == 2 and set(out.seed) == {0, 1}
+    for _, row in out.iterrows():
+        m = read_table(row["run"], "members")
+        here = m[m.left_step < 0]
+        per_member = sum(row[f"mutual_per_member_{o}"] for o in ORIGINS)
+        assert per_member == pytest.approx(here.mutual_ties.mean())
+        assert sum(row[f"mutual_share_{o}"] for o in ORIGINS) == pytest.approx(1)
+        assert row["left_share"] == pytest.approx((m.left_step >= 0).mean())
+        q1 = here[study.quartile(here.skill) == 1]
+        assert row["new_tie_share_skill_q1"] == pytest.approx((q1.new_mutual_ties > 0).mean())
+        assert np.isfinite(row["minority_top10_ratio"]) and row["minority_top10_ratio"] >= 0
+
+
+def test_sobol_design_maps_to_valid_parameters():
+    design = study.sobol_design(4)
+    assert design.shape == (4 * (len(study.SOBOL_PARAMETERS) + 2), len(study.SOBOL_PARAMETERS))
     for row in design:
-        over = study.morris_overrides(row)
-        assert "dummy" not in over
+        over = study.design_overrides(row)
         p = Params.from_dict({}, **over)
         assert p.platform.recommender == "mixture"
         assert sum(p.platform.recommender_mix.values()) == pytest.approx(1)
+        assert isinstance(p.intimacy.reply_budget, int) and isinstance(p.leaving.expectation_memory, int)
+    for name in ("behaviour.follow_slope", "behaviour.appeal_noise", "intimacy.reply_budget", "leaving.tolerance"):
+        assert name in study.SOBOL_PARAMETERS
+
+
+def test_sobol_analysis_finds_the_one_parameter_that_matters():
+    design = study.sobol_design(256)
+    names = list(study.SOBOL_PARAMETERS)
+    u = (design[:, names.index("behaviour.follow_slope")] - 1) / 4  # uniform on [0, 1]
+    rows = [{"sample": i, "seed": s, "gini_followers": 3 * u[i] + 0.01 * s} for i in range(len(design))
+            for s in (0, 1)]  # two seeds per row, averaged before the analysis
+    res = study.analyze_sobol(design, pd.DataFrame(rows), outputs=["gini_followers"], resamples=200)
+    res = res.set_index("parameter")
+    assert res.loc["behaviour.follow_slope", "S1"] == pytest.approx(1, abs=0.05)
+    assert res.loc["behaviour.follow_slope", "ST"] == pytest.approx(1, abs=0.05)
+    others = res.drop(index="behaviour.follow_slope")
+    assert (others.ST.abs() < 0.02).all()
+    with pytest.raises(ValueError, match="every design row"):
+        study.analyze_sobol(design, pd.DataFrame(rows[:-4]), outputs=["gini_followers"])

@@ -63,6 +63,10 @@ CI_OVERRIDES: dict[str, dict[str, str]] = {
     "early_adopters": {"adoption.elite_early_adoption": "0.0,2.0", "leaving.elite_exit_rate": "0.0,0.02"},
     "unpredictability": {"seed": "range(0,3)"},
     "recommender_by_attention": {"platform.attention": "5,50"},
+    "unpredictability_independent": {"seed": "range(0,3)"},
+    "follow_cap": {"platform.follow_cap": "0,10"},
+    "close_tie_budget": {"intimacy.reply_budget": "0,10"},
+    "minority_visibility": {"population.homophily": "0.2,0.8", "platform.recommender": "random,popularity"},
 }
 
 
@@ -200,6 +204,69 @@ def population_frame(run_folder: str | os.PathLike) -> pd.DataFrame:
 def quartile(x: pd.Series) -> pd.Series:
     """Quartile 1..4 of ``x`` (1 = lowest), ties broken by order."""
     return pd.qcut(x.rank(method="first"), 4, labels=[1, 2, 3, 4]).astype(int)
+
+
+def member_outcomes(runs: pd.DataFrame, keep: Iterable[str] | None = None) -> pd.DataFrame:
+    """Per run, the outcomes of the mechanisms that need the members table (one row per run of ``runs``).
+
+    Quartiles of skill and shyness are taken among the members present at the end of each run (1 = lowest);
+    the elite are the top 10% by offline reach of everyone who joined. Columns, besides ``run``, ``keep`` and
+    ``seed``:
+
+    - ``new_tie_share_skill_q1..4``, ``new_tie_share_shyness_q1..4``: share of the quartile with at least one
+      new mutual tie (with someone outside one's offline contacts); ``new_ties_skill_q1..4``: new mutual
+      ties per member of the quartile;
+    - ``mutual_per_member_ORIGIN`` and ``mutual_share_ORIGIN``: mutual ties by the origin of the tie (the
+      earlier of its two follows; socialsim.graph.ORIGINS) per member present and as a share of all of them;
+    - ``minority_top10_ratio``: the minority's share of the top 10% by followers over its share of the
+      members present (NaN without groups);
+    - ``left_share`` (of everyone who joined), ``left_share_skill_q1..4`` (quartiles of skill among everyone
+      who joined), ``left_share_elite``, ``left_share_early`` (joined in the first half of the run among those
+      who joined), ``left_share_minority``, ``left_share_majority``: behavioural exit, who leaves.
+    """
+    from .graph import ORIGINS
+    from .io import read_table
+
+    keep = list(keep) if keep is not None else [c for c in runs.attrs.get("swept", []) if c in runs]
+    if "seed" not in keep:
+        keep.append("seed")
+    rows = []
+    for _, run in runs.iterrows():
+        m = read_table(run["run"], "members")
+        rec: dict[str, Any] = {"run": run["run"], **{c: run[c] for c in keep}}
+        here = m[m.left_step < 0]
+        if len(here) >= 4:
+            skill_q, shy_q = quartile(here.skill), quartile(here.shyness)
+            for q in (1, 2, 3, 4):
+                rec[f"new_tie_share_skill_q{q}"] = float((here.new_mutual_ties[skill_q == q] > 0).mean())
+                rec[f"new_tie_share_shyness_q{q}"] = float((here.new_mutual_ties[shy_q == q] > 0).mean())
+                rec[f"new_ties_skill_q{q}"] = float(here.new_mutual_ties[skill_q == q].mean())
+        total = float(sum(here[f"mutual_{o}"].sum() for o in ORIGINS))
+        for o in ORIGINS:
+            rec[f"mutual_per_member_{o}"] = float(here[f"mutual_{o}"].sum() / max(1, len(here)))
+            rec[f"mutual_share_{o}"] = float(here[f"mutual_{o}"].sum() / total) if total else np.nan
+        minority = here.group == 1
+        if minority.any() and len(here) >= 10:
+            top = here.followers.rank(method="first", ascending=False) <= max(1, round(0.1 * len(here)))
+            rec["minority_top10_ratio"] = float((minority & top).sum() / top.sum() / minority.mean())
+        else:
+            rec["minority_top10_ratio"] = np.nan
+        left = m.left_step >= 0
+        rec["left_share"] = float(left.mean()) if len(m) else np.nan
+        if len(m) >= 4:
+            q_all = quartile(m.skill)
+            for q in (1, 2, 3, 4):
+                rec[f"left_share_skill_q{q}"] = float(left[q_all == q].mean())
+            elite = m.reach >= m.reach.quantile(0.9)
+            rec["left_share_elite"] = float(left[elite].mean())
+            rec["left_share_nonelite"] = float(left[~elite].mean())
+            early = m.joined_step <= int(run.get("steps", m.joined_step.max())) // 2
+            rec["left_share_early"] = float(left[early].mean()) if early.any() else np.nan
+            rec["left_share_late"] = float(left[~early].mean()) if (~early).any() else np.nan
+        rec["left_share_minority"] = float(left[m.group == 1].mean()) if (m.group == 1).any() else np.nan
+        rec["left_share_majority"] = float(left[m.group == 0].mean()) if (m.group == 0).any() else np.nan
+        rows.append(rec)
+    return pd.DataFrame(rows)
 
 
 # --- statistics --------------------------------------------------------------------------------------
@@ -417,6 +484,36 @@ def contrast_table(rows: Iterable[pd.Series | dict], method: str = "holm") -> pd
     frame["p_adj"] = adjust_p(frame["p"].to_numpy(float), method) if len(frame) else []
     frame["method"] = method
     return frame
+
+
+def where_rows(df: pd.DataFrame, where: dict | None) -> pd.DataFrame:
+    """The rows of ``df`` matching ``where`` (column -> value, or a list of values)."""
+    for k, v in (where or {}).items():
+        df = df[df[k].isin(v) if isinstance(v, (list, tuple, set)) else df[k] == v]
+    return df
+
+
+def contrast(runs: pd.DataFrame, outcome: str, column: str, base: Any, other: Any, *,
+             where: dict | None = None, label: str | None = None) -> pd.Series:
+    """:func:`paired_contrast` on the runs matching ``where``, with an ``effect`` label and the ``where`` text.
+    Runs of other conditions are averaged within each seed first, so pooling never multiplies n."""
+    row = paired_contrast(where_rows(runs, where), outcome, column, base, other)
+    text = ", ".join(f"{k}={v}" for k, v in (where or {}).items())
+    row["effect"] = label or (str(row.name) + (f" ({text})" if text else ""))
+    row["where"] = text
+    return row
+
+
+def effects_table(rows: Iterable[pd.Series | dict], experiment: str, method: str = "holm") -> pd.DataFrame:
+    """The contrasts of one notebook as its effects table: :func:`contrast_table` (p-values adjusted together
+    by ``method``, Holm by default) with ``experiment`` and ``effect`` first."""
+    table = contrast_table(rows, method)
+    if "effect" not in table:
+        table["effect"] = [f"{r.outcome}: {r.column} {r.other} vs {r.base}" for r in table.itertuples()]
+    first = ["effect", "where"] if "where" in table else ["effect"]
+    table = table[first + [c for c in table.columns if c not in first]]
+    table.insert(0, "experiment", experiment)
+    return table
 
 
 def rank_residuals(frame: pd.DataFrame, y: str, controls: Sequence[str]) -> np.ndarray:
@@ -853,113 +950,131 @@ def fmt_effect(row: dict | pd.Series, digits: int = 3) -> str:
     return f"{row['diff']:+.{digits}f} [{row['lo']:+.{digits}f}, {row['hi']:+.{digits}f}]"
 
 
-# --- Morris sensitivity analysis ------------------------------------------------------------------------
+# --- Sobol sensitivity analysis -------------------------------------------------------------------------
 #: the parameters varied by the sensitivity analysis and their ranges. ``popularity_share`` is the weight of
 #: popularity in a random/popularity mixture recommender; ``engagement_timeline`` >= 0.5 ranks the timeline
-#: by engagement (a two-level factor); integer parameters are rounded. ``dummy`` changes nothing: its
-#: elementary effects are seed noise alone (each design row has its own seed), the floor to judge the others by.
-MORRIS_PARAMETERS: dict[str, tuple[float, float]] = {
+#: by engagement (a two-level factor); whole-number parameters (:data:`SOBOL_INTEGERS`) are rounded.
+SOBOL_PARAMETERS: dict[str, tuple[float, float]] = {
     "platform.openness": (0.02, 1.0),
     "popularity_share": (0.0, 1.0),
     "platform.attention": (5, 50),
     "engagement_timeline": (0.0, 1.0),
     "meetups.rate": (0.0, 0.1),
     "adoption.elite_early_adoption": (0.0, 2.0),
-    "leaving.disappointment_exit": (0.0, 0.5),
     "population.reach_sigma": (0.5, 2.0),
     "population.skill_reach_correlation": (0.0, 0.9),
     "behaviour.prominence": (0.0, 1.0),
-    "dummy": (0.0, 1.0),
+    "behaviour.follow_slope": (1.0, 5.0),
+    "behaviour.appeal_noise": (0.05, 0.5),
+    "intimacy.reply_budget": (0, 5),
+    "intimacy.exploration": (0.0, 2.0),
+    "intimacy.closeness_gain_reply": (0.1, 1.0),
+    "leaving.disappointment_exit": (0.0, 0.5),
+    "leaving.tolerance": (0.0, 0.5),
+    "leaving.expectation_memory": (50, 400),
 }
-MORRIS_OUTPUTS = ("gini_followers", "top1_share_followers", "spearman_skill_followers", "spearman_reach_followers",
-                  "spearman_join_order_followers", "top_k_turnover", "low_skill_connected_share",
-                  "shy_connected_share", "close_ties_per_member", "intimacy_gap", "local_tie_share")
-MORRIS_FULL = {"trajectories": 10, "levels": 4, "population.size": 2000, "run.steps": 365}
-MORRIS_CI = {"trajectories": 2, "levels": 4, "population.size": 300, "run.steps": 60}
+SOBOL_INTEGERS = ("platform.attention", "intimacy.reply_budget", "leaving.expectation_memory")
+SOBOL_OUTPUTS = ("gini_followers", "top1_share_followers", "spearman_skill_followers", "spearman_reach_followers",
+                 "spearman_join_order_followers", "top_k_turnover", "low_skill_connected_share",
+                 "shy_connected_share", "low_skill_new_tie_share", "shy_new_tie_share", "close_ties_per_member",
+                 "intimacy_gap", "local_tie_share", "reciprocity", "members")
+#: ``n``: SALib's base sample (a power of 2; the design has n x (parameters + 2) rows, first-order and total
+#: indices only); ``seeds``: the model seeds every row is run with (common random numbers: the same seeds, so
+#: the same populations, for every row; an output is averaged over them).
+SOBOL_FULL = {"n": 64, "seeds": (0,), "population.size": 2000, "run.steps": 365}
+SOBOL_CI = {"n": 2, "seeds": (0,), "population.size": 300, "run.steps": 60}
 
 
-def morris_problem() -> dict:
-    """SALib's problem definition of :data:`MORRIS_PARAMETERS`."""
-    return {"num_vars": len(MORRIS_PARAMETERS), "names": list(MORRIS_PARAMETERS),
-            "bounds": [list(b) for b in MORRIS_PARAMETERS.values()]}
+def sobol_problem() -> dict:
+    """SALib's problem definition of :data:`SOBOL_PARAMETERS`."""
+    return {"num_vars": len(SOBOL_PARAMETERS), "names": list(SOBOL_PARAMETERS),
+            "bounds": [list(b) for b in SOBOL_PARAMETERS.values()]}
 
 
-def morris_design(trajectories: int, levels: int = 4, seed: int = 2009) -> np.ndarray:
-    """SALib's Morris design (one row per run) of ``trajectories`` trajectories on ``levels`` levels."""
-    morris_sample = require("SALib.sample.morris", "study", "the Morris design")
+def sobol_design(n: int, seed: int = 2009) -> np.ndarray:
+    """SALib's Saltelli design (scrambled Sobol' sequence) for first-order and total indices: n x (D + 2) rows."""
+    sobol_sample = require("SALib.sample.sobol", "study", "the Sobol design")
 
-    return morris_sample.sample(morris_problem(), N=trajectories, num_levels=levels, seed=seed)
+    return sobol_sample.sample(sobol_problem(), n, calc_second_order=False, seed=seed)
 
 
-def morris_overrides(row: Sequence[float]) -> dict[str, Any]:
-    """Model parameters (dotted) for one row of the Morris design."""
+def design_overrides(row: Sequence[float]) -> dict[str, Any]:
+    """Model parameters (dotted) for one row of the sensitivity design."""
     out: dict[str, Any] = {}
-    for name, value in zip(MORRIS_PARAMETERS, row):
+    for name, value in zip(SOBOL_PARAMETERS, row):
         if name == "popularity_share":
             out["platform.recommender"] = "mixture"
             out["platform.recommender_mix"] = {"random": float(1 - value), "popularity": float(value)}
         elif name == "engagement_timeline":
             out["platform.timeline"] = "engagement" if value >= 0.5 else "chronological"
-        elif name == "dummy":
-            continue
-        elif name == "platform.attention":
+        elif name in SOBOL_INTEGERS:
             out[name] = int(round(value))
         else:
             out[name] = float(value)
     return out
 
 
-def _morris_job(params_dict: dict, out: str, meta: dict) -> float:
-    from .io import run_to_folder
+def _design_job(params_dict: dict, out: str, meta: dict) -> float:
+    from .io import is_complete, run_to_folder
     from .params import Params
 
+    if is_complete(out):  # finished in an earlier, interrupted invocation
+        return 0.0
     params = Params.from_dict(params_dict)
     summary, _ = run_to_folder(params, out, meta=meta)
     return summary["wall_time_s"]
 
 
-def run_morris(*, n_jobs: int = 2, settings: dict | None = None) -> tuple[Path, np.ndarray]:
-    """Run the Morris design (one model run per design row, each with its own seed = row index) into
-    ``sweeps_dir()/sensitivity/sample=NNN`` with joblib; complete runs of the same configuration are skipped.
-    Returns the folder and the design matrix (also written there as design.csv)."""
+def run_sobol(*, n_jobs: int = 2, settings: dict | None = None) -> tuple[Path, np.ndarray]:
+    """Run the Sobol design in process with joblib: every design row once per seed in ``settings["seeds"]``
+    (the same seeds for every row: common random numbers), into ``sweeps_dir()/sensitivity/sample=NNNNN,seed=S``;
+    complete runs are skipped. Returns the folder and the design matrix (also written there as design.csv)."""
     from joblib import Parallel, delayed
 
     from .params import Params
 
-    s = dict(settings or (MORRIS_CI if scale() == "ci" else MORRIS_FULL))
-    design = morris_design(s["trajectories"], s["levels"])
+    s = dict(settings or (SOBOL_CI if scale() == "ci" else SOBOL_FULL))
+    design = sobol_design(int(s["n"]))
     root = sweeps_dir() / "sensitivity"
     root.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(design, columns=list(MORRIS_PARAMETERS)).to_csv(root / "design.csv", index_label="sample")
+    pd.DataFrame(design, columns=list(SOBOL_PARAMETERS)).to_csv(root / "design.csv", index_label="sample")
+    share = list(SOBOL_PARAMETERS).index("popularity_share")
     jobs = []
     for i, row in enumerate(design):
-        over = morris_overrides(row)
-        params = Params.from_dict({}, **{"population.size": s["population.size"], "run.steps": s["run.steps"],
-                                         "seed": i, **over})
-        overrides_list = [f"sample={i}"] + [f"{k}={v}" for k, v in over.items() if k != "platform.recommender_mix"]
-        overrides_list.append(f"popularity_share={row[list(MORRIS_PARAMETERS).index('popularity_share')]}")
-        jobs.append((params.to_dict(), str(root / f"sample={i:03d}"), {"overrides": overrides_list, "sample": i}))
-    print(f"sensitivity: {len(jobs)} runs into {root}", flush=True)
-    Parallel(n_jobs=n_jobs, verbose=5)(delayed(_morris_job)(*j) for j in jobs)
+        over = design_overrides(row)
+        for seed in s["seeds"]:
+            params = Params.from_dict({}, **{"population.size": s["population.size"], "run.steps": s["run.steps"],
+                                             "seed": int(seed), **over})
+            listed = [f"sample={i}", f"seed={seed}"] + [f"{k}={v}" for k, v in over.items()
+                                                          if k != "platform.recommender_mix"]
+            listed.append(f"popularity_share={row[share]}")
+            jobs.append((params.to_dict(), str(root / f"sample={i:05d},seed={seed}"),
+                         {"overrides": listed, "sample": i}))
+    print(f"sensitivity: {len(jobs)} runs ({len(design)} design rows x {len(s['seeds'])} seeds) into {root}",
+          flush=True)
+    Parallel(n_jobs=n_jobs, verbose=5)(delayed(_design_job)(*j) for j in jobs)
     return root, design
 
 
-def analyze_morris(design: np.ndarray, runs: pd.DataFrame, outputs: Sequence[str] = MORRIS_OUTPUTS,
-                   levels: int = 4, seed: int = 0) -> pd.DataFrame:
-    """SALib's Morris analysis of each output: mu, mu_star (and its 95% bootstrap interval), sigma, per
-    parameter. ``runs`` needs a ``sample`` column (the design row)."""
-    morris_analyze = require("SALib.analyze.morris", "study", "the Morris analysis")
+def analyze_sobol(design: np.ndarray, runs: pd.DataFrame, outputs: Sequence[str] = SOBOL_OUTPUTS, *,
+                  resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """SALib's Sobol analysis of each output: first-order (S1) and total (ST) indices per parameter with the
+    half-widths of their 95% bootstrap intervals (S1_conf, ST_conf; ``resamples`` resamples). ``runs`` needs a
+    ``sample`` column (the design row); the runs of a row (one per seed) are averaged first."""
+    sobol_analyze = require("SALib.analyze.sobol", "study", "the Sobol analysis")
 
-    runs = runs.sort_values("sample")
-    if list(runs["sample"]) != list(range(len(design))):
-        raise ValueError("runs must hold exactly one complete run per design row")
+    per_row = runs.groupby("sample")[list(outputs)].mean().sort_index()
+    if list(per_row.index) != list(range(len(design))):
+        raise ValueError("runs must hold at least one complete run of every design row")
     frames = []
     for out in outputs:
-        y = runs[out].to_numpy(float)
-        res = morris_analyze.analyze(morris_problem(), design, y, num_levels=levels, seed=seed,
-                                       print_to_console=False)
-        df = pd.DataFrame({"parameter": res["names"], "mu": res["mu"], "mu_star": res["mu_star"],
-                           "mu_star_conf": res["mu_star_conf"], "sigma": res["sigma"]})
+        y = per_row[out].to_numpy(float)
+        if not np.isfinite(y).all() or np.ptp(y) == 0:
+            continue  # an output that does not vary (or is undefined somewhere) has no indices
+        res = sobol_analyze.analyze(sobol_problem(), y, calc_second_order=False, num_resamples=resamples,
+                                    conf_level=0.95, seed=seed)
+        df = pd.DataFrame({"parameter": list(SOBOL_PARAMETERS), "S1": res["S1"], "S1_conf": res["S1_conf"],
+                           "ST": res["ST"], "ST_conf": res["ST_conf"]})
         df.insert(0, "output", out)
         frames.append(df)
     return pd.concat(frames, ignore_index=True)
