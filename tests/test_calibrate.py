@@ -199,7 +199,6 @@ def test_posterior_draws_are_drawn_by_weight_and_are_valid_overrides(tmp_path):
 
 
 # --- end to end ----------------------------------------------------------------------------------------
-@pytest.mark.slow
 def test_the_posterior_point_is_the_weighted_median_of_each_parameter():
     post = pd.DataFrame({"behaviour.follow_base": [-7.0, -6.0, -5.0, -4.0], "meetups.meets": [1.2, 2.6, 3.4, 9.0],
                          "weight": [0.1, 0.1, 0.7, 0.1]})
@@ -209,6 +208,15 @@ def test_the_posterior_point_is_the_weighted_median_of_each_parameter():
     assert calibrate.posterior_point(flat)["behaviour.follow_base"] == -6.0  # lower median of an even count
 
 
+def test_priors_are_uniform_in_their_own_space_for_pyabc():
+    cal = calibrate.load_config([])
+    p = next(q for q in cal.priors if q.scale == "log")
+    rv = p.rv()
+    assert rv.pdf(np.log(p.lo) + 1e-9) > 0 and rv.pdf(np.log(p.hi) + 1e-6) == 0
+    assert rv.pdf(np.log(p.lo) + 0.1) == pytest.approx(rv.pdf(np.log(p.hi) - 0.1))  # flat in log space
+
+
+@pytest.mark.slow
 def test_a_reduced_calibration_runs_stops_resumes_and_gives_draws(tmp_path, capsys):
     out = tmp_path / "cal"
     assert calibrate.main([*TINY, f"out={out}", "abc.generations=1"]) == 0
@@ -223,6 +231,7 @@ def test_a_reduced_calibration_runs_stops_resumes_and_gives_draws(tmp_path, caps
     pd.testing.assert_series_equal(table.iloc[0][["epsilon", "simulations"]], first.iloc[0][["epsilon", "simulations"]],
                                    check_names=False)
     assert {"generation", "epsilon", "ess", "acceptance_rate", "simulations", "posterior_mean_shift_sd"} <= set(table)
+    assert table["posterior_mean_shift_sd"].iloc[1:].between(0, 10).all()  # measured in the prior's own space
     post = pd.read_csv(out / "posterior.csv")
     assert len(post) == 6 and post["weight"].sum() == pytest.approx(1.0)
     cal = calibrate.load_config([*TINY, f"out={out}"])

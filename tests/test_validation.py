@@ -211,6 +211,8 @@ def test_the_defaults_are_the_calibrated_baseline():
     point = posterior_point(ROOT / "results" / "calibration" / "posterior.csv")
     defaults = flat_params(compose_params([]))
     assert {k: defaults[k] for k in point} == point
+    written = flat_params(compose_params(["+posterior=point"]))  # conf/posterior/point.yaml
+    assert {k: written[k] for k in point} == point
 
 
 @pytest.mark.slow

@@ -118,12 +118,20 @@ class Calibration:
     raw: dict  # the composed config, resolved
 
     def fingerprint(self) -> str:
-        """Hash of what the posterior depends on (model, priors, targets, scales, population size, seed);
-        stopping rules and the sampler may change between resumes."""
-        what = {"model": self.model, "priors": [dataclasses.asdict(p) for p in self.priors], "space": "unit",
-                "targets": self.targets, "scales": self.scales, "distance": self.distance, "population_size": self.abc["population_size"],
-                "seed": self.seed}
-        return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
+        """Hash of what the posterior depends on (the model's resolved values, priors, targets, distance,
+        scales, population size, seed); stopping rules and the sampler may change between resumes.
+
+        The model enters by the values its overrides resolve to, not by the overrides' text, so a changed
+        scenario file or schema default is a different calibration.
+        """
+        from .config import compose_params, flat_params  # noqa: PLC0415
+
+        fitted = {p.name for p in self.priors}
+        model = {k: v for k, v in flat_params(compose_params(self.model)).items() if k not in fitted and k != "seed"}
+        what = {"model": model, "priors": [dataclasses.asdict(p) for p in self.priors], "space": "unit",
+                "targets": self.targets, "scales": self.scales, "distance": self.distance,
+                "population_size": self.abc["population_size"], "seed": self.seed}
+        return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _fields() -> dict[str, Any]:
@@ -465,7 +473,8 @@ def check_database(cal: Calibration) -> bool:
         raise CalibrationError(f"db: {db} is not a calibration database (unreadable or corrupt); "
                                "nothing to resume (move it aside or set db=)") from None
     if options.get("fingerprint") != cal.fingerprint():
-        raise CalibrationError(f"db: {db} holds a calibration with other priors, targets, model, population size "
+        raise CalibrationError(f"db: {db} holds a calibration with other priors, targets, distance, model values, "
+                               "population size "
                                "or seed; use the same configuration to continue it, or another out= or db=")
     return True
 
