@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 
 import numpy as np
 import pytest
@@ -154,3 +155,69 @@ def test_network_coloured_by_tie_origin_shows_each_follow_in_its_origin_colour()
     assert {"offline", "suggested", "follow-back", "minority"} <= set(legend)
     for colour_by in app.COLOUR_BY:
         app.draw_network(m, colour_by)
+
+
+# --- compare mode ---------------------------------------------------------------------------------------------
+
+
+def _circles(svg_text: str) -> dict[int, tuple[str, str, str]]:
+    """{person: (cx, cy, title)} of a network drawing."""
+    import re
+
+    return {int(p): (x, y, t) for x, y, p, t in re.findall(
+        r'<circle cx="([\d.]+)" cy="([\d.]+)" [^>]*data-person="(\d+)"><title>([^<]*)</title>', svg_text)}
+
+
+def test_compare_networks_show_the_same_people_at_the_same_places_with_their_ties():
+    m = app.AppCompareModel(size=500, seed=1, preset="Random vs popularity suggestions")
+    for _ in range(60):
+        m.step()
+    nodes, n_either = m.sample.people()
+    assert n_either > app.svg.NETWORK_MAX_NODES and nodes.size == app.svg.NETWORK_MAX_NODES
+    for world in m.worlds:  # each world's top accounts are drawn
+        members = world.state.members()
+        top = members[np.argsort(-world.state.graph.in_deg[members], kind="stable")[: app.svg.NETWORK_TOP]]
+        assert np.isin(top, nodes).mean() > 0.9  # ties in followers may swap the last few
+    a, b = (_circles(app.network_svg(m, side, m.sample)) for side in (0, 1))
+    assert set(a) == set(b) == set(nodes.tolist())
+    assert all(a[i][:2] == b[i][:2] for i in a)  # one position per person in both worlds
+    assert any(a[i][2] != b[i][2] for i in a)  # but their followers differ between the worlds
+    i = int(np.argmax(m.a.state.graph.in_deg))
+    assert f"followers {m.a.state.graph.in_deg[i]}," in a[i][2]
+    assert "new ties" in a[i][2] and "close ties" in a[i][2] and "skill" in a[i][2]
+    caption = app.network_caption(m, 0, m.sample)
+    assert f"{nodes.size} of the {n_either} people" in caption
+    # a colour per tie origin: one path per origin present
+    origin_svg = app.network_svg(m, 1, m.sample, "tie origin")
+    colours = set(re.findall(r'<path d="[^"]*" stroke="(#[0-9a-f]{6})"', origin_svg))
+    assert len(colours) >= 3 and colours <= set(app.svg.ORIGIN_COLOURS)
+
+
+def test_compare_charts_put_both_worlds_on_shared_axes():
+    m = app.AppCompareModel(size=150, seed=0, minority_share=0.2, preset="No meetups vs frequent meetups")
+    for _ in range(12):
+        m.step()
+    panels = app.headline_metrics(m)
+    assert [p[0] for p in panels][-1] == "minority_visibility"
+    text = app.metric_svg(m, *panels[0])
+    lines = re.findall(r'<polyline points="([^"]*)"', text)
+    assert len(lines) == 2 and all(len(pts.split()) == 13 for pts in lines)
+    assert "stroke-dasharray" in text  # world B dashed
+    quartiles = app.quartile_svg(m)
+    assert quartiles.count("<rect") == 8  # four quartiles, two worlds
+    assert "minority_visibility" not in "".join(p[0] for p in app.headline_metrics(app.AppCompareModel(size=60)))
+
+
+def test_compare_controls_match_the_model_and_presets_set_both_worlds():
+    import inspect
+
+    signature = inspect.signature(app.CompareModel.__init__).parameters
+    levers = {f"{side}_{name}" for side in "ab" for name in app.compare.WORLD_LEVERS}
+    assert set(app.COMPARE_DEFAULTS) == (set(signature) - {"self", "levers"}) | levers
+    m = app.AppCompareModel(**app.COMPARE_DEFAULTS)
+    assert m.a.params.population.size == app.APP_POPULATION_SIZE and m.notice is None
+    assert m.a.params.platform == Params().platform  # the page starts from the defaults
+    chosen = app.preset_controls("Open vs invite-only sign-up", {**app.COMPARE_DEFAULTS, "size": 200})
+    assert chosen["b_invite_only"] and not chosen["a_invite_only"] and chosen["size"] == 200
+    bad = app.AppCompareModel(size=50, seed="x")
+    assert bad.a.params.seed == Params().seed and "seed" in bad.notice

@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("model", "reference", ""),  # the fast engine, the per-agent reference engine, the package
     ("runfolder", "recovery", "io"),  # run folders: layout and completeness, crash safety, running into one
     ("config", "__main__", "cluster"),  # Hydra configuration, the command line and the SLURM launcher
-    ("analysis", "study", "validation", "app", "viz", "export"),  # results, experiments, the app, graph export
+    ("analysis", "study", "validation", "compare", "svg", "app", "viz", "export"),  # results, experiments, the app, graph export
     ("calibrate",),  # fitting parameters to measurements by simulation-based inference
 )
 

@@ -36,29 +36,26 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullFormatter
-from mesa.visualization import Slider, SolaraViz
+from mesa.visualization import Slider
+from mesa.visualization.solara_viz import ModelController, ModelCreator, ShowSteps
 from mesa.visualization.utils import update_counter
 
+from socialsim.compare import (APP_POPULATION_SIZE, DEFAULTS, PRESET_NAMES, PRESETS, CompareModel, preset_named,
+                               verdict)
+from socialsim import compare, svg
 from socialsim.graph import ORIGINS
 from socialsim.model import PlatformModel
-from socialsim.params import EXIT_RULES, RECOMMENDERS, TIMELINES, Params
+from socialsim.params import EXIT_RULES, RECOMMENDERS, TIMELINES
+from socialsim.svg import (COLOUR_BY, GROUP_COLOURS, OFFLINE_EDGE, ONLINE_EDGE, ORIGIN_COLOURS, QUARTILE_COLOURS,
+                           QUARTILE_LABELS, NetworkSample, headline_metrics, legend_html, metric_svg, network_caption,
+                           network_svg, quartile_svg)
 
-DEFAULTS = Params()  # the command line's defaults
-APP_POPULATION_SIZE = 500  # the page's default population (the CLI's is DEFAULTS.population.size)
 NETWORK_MAX_NODES = 200  # most members drawn in the network
 NETWORK_TOP = 50  # of which the top accounts by followers; the rest a stable random sample
 LAYOUT_ITERATIONS = 30  # spring-layout iterations for newly placed nodes (old nodes stay where they are)
 LAYOUT_K = 0.08  # spring-layout optimal distance, kept fixed so the drawing keeps its scale as it grows
 LAYOUT_GRAVITY = 0.1  # pull of new nodes to the centre: the drawing grows like (nodes) ** (1/3)
 
-QUARTILE_COLOURS = ("#440154", "#31688e", "#35b779", "#fde725")  # viridis, bottom to top quartile of skill
-QUARTILE_LABELS = ("skill Q1 (lowest)", "skill Q2", "skill Q3", "skill Q4 (highest)")
-ONLINE_EDGE = "#9a9a9a"
-OFFLINE_EDGE = "#d62728"
-# follows coloured by origin (in the order of socialsim.graph.ORIGINS)
-ORIGIN_COLOURS = ("#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd", "#7f7f7f")
-GROUP_COLOURS = ("#4c72b0", "#dd8452")  # majority, minority
-COLOUR_BY = ("skill quartile", "town", "group", "tie origin")
 
 # headline metrics, drawn in panels: (title, metrics)
 METRIC_PANELS = (
@@ -439,6 +436,28 @@ _CSS = """
 .socialsim-fig > div { height: 100%; }
 .socialsim-fig img { width: 100%; height: 100%; object-fit: contain; object-position: center top; }
 .socialsim-summary { height: 100%; overflow-y: auto; font-size: 0.85rem; line-height: 1.35; }
+.socialsim-grid { flex-wrap: nowrap; }
+.socialsim-grid > * { flex: 1 1 0; min-width: 0; height: 460px; }
+.socialsim-worlds { flex-wrap: nowrap; }
+.socialsim-world { flex: 1 1 0; min-width: 0; border: 1px solid #ddd; border-radius: 4px; padding: 4px 6px; }
+.socialsim-world-title { font-weight: bold; font-size: 1.05rem; margin-bottom: 10px; }
+.socialsim-world-a .socialsim-world-title { color: #1f77b4; }
+.socialsim-world-b .socialsim-world-title { color: #e6550d; }
+.socialsim-world-design, .socialsim-caption { font-size: 0.78rem; color: #444; }
+.socialsim-levers-row { flex-wrap: nowrap; align-items: center; }
+.socialsim-levers-row > * { flex: 1 1 0; min-width: 0; }
+.socialsim-levers-row .v-input { margin-top: 0; padding-top: 0; }
+.socialsim-network-svg svg { width: 100%; height: auto; max-height: 380px; display: block; }
+.socialsim-charts { flex-wrap: wrap; }
+.socialsim-metric { flex: 1 1 220px; max-width: 330px; }
+.socialsim-metric svg { width: 100%; height: auto; display: block; }
+.socialsim-quartiles-svg { flex: 2 1 440px; max-width: 660px; }
+.socialsim-quartiles-svg svg { width: 100%; height: auto; display: block; }
+.socialsim-verdict { font-size: 1rem; font-weight: 500; padding: 4px 2px; }
+.socialsim-legend { font-size: 0.78rem; }
+.socialsim-key { display: inline-flex; align-items: center; margin-right: 10px; }
+.socialsim-dot { display: inline-block; width: 10px; height: 10px; border-radius: 50%; margin-right: 4px; }
+.socialsim-line { display: inline-block; width: 16px; margin-right: 4px; }
 """
 
 
@@ -540,18 +559,213 @@ def _warm_up() -> None:
     PlatformModel(population__size=60, adoption__seed_members=10, seed=0).run(2)
 
 
+# --- compare mode: two worlds on the same people -------------------------------------------------------------
+
+
+class AppCompareModel(CompareModel):
+    """A :class:`~socialsim.compare.CompareModel` built from the page's controls, with the network sample the
+    page draws (its positions computed once from the shared offline network). A typo in the seed box gives the
+    default seed and a notice, as in the one-world view."""
+
+    def __init__(self, seed: int | str = DEFAULTS.seed, **kwargs):
+        seed, self.notice = _seed(seed)
+        super().__init__(seed=seed, **kwargs)
+        self.sample = NetworkSample(self)
+
+
+#: the compare mode's controls with their initial values (CompareModel's arguments; levers from the first preset)
+COMPARE_DEFAULTS: dict = {"size": APP_POPULATION_SIZE, "minority_share": DEFAULTS.population.minority_share,
+                          "homophily": DEFAULTS.population.homophily, "seed": str(DEFAULTS.seed),
+                          "steps": DEFAULTS.run.steps, "preset": PRESET_NAMES[0]}
+for _side in "ab":
+    COMPARE_DEFAULTS.update({f"{_side}_{k}": v for k, v in PRESETS[0].levers(_side).items()})
+
+
+def preset_controls(name: str, current: dict) -> dict:
+    """The controls after choosing preset ``name``: its levers for both worlds, the shared controls kept."""
+    chosen = preset_named(name)
+    out = {**current, "preset": chosen.name}
+    for side in "ab":
+        out.update({f"{side}_{k}": v for k, v in chosen.levers(side).items()})
+    return out
+
+
+def _svg_panel(svg_text: str, css_class: str):
+    solara.HTML(tag="div", unsafe_innerHTML=svg_text, classes=[css_class])
+
+
+@solara.component
+def WorldLevers(side: str, controls: solara.Reactive):
+    """One world's design levers (they take effect on Reset)."""
+    values = controls.value
+
+    def setter(name):
+        return lambda v: controls.set({**controls.value, f"{side}_{name}": v})
+
+    with solara.Row(classes=["socialsim-levers-row"], gap="6px"):
+        solara.Select("Recommender", value=values[f"{side}_recommender"], values=list(RECOMMENDERS),
+                      on_value=setter("recommender"), dense=True, classes=["socialsim-lever"])
+        solara.Select("Timeline", value=values[f"{side}_timeline"], values=list(TIMELINES),
+                      on_value=setter("timeline"), dense=True, classes=["socialsim-lever"])
+        solara.Select("Exit rule", value=values[f"{side}_exit_rule"], values=list(EXIT_RULES),
+                      on_value=setter("exit_rule"), dense=True, classes=["socialsim-lever"])
+    with solara.Row(classes=["socialsim-levers-row"], gap="6px"):
+        solara.SliderFloat("Openness", value=values[f"{side}_openness"], min=0.0, max=1.0, step=0.05,
+                           on_value=setter("openness"), thumb_label=True)
+        solara.SliderFloat("Meetup rate", value=values[f"{side}_meetup_rate"], min=0.0, max=0.2, step=0.005,
+                           on_value=setter("meetup_rate"), thumb_label=True)
+    with solara.Row(classes=["socialsim-levers-row"], gap="12px"):
+        solara.Checkbox(label="Reshares", value=values[f"{side}_reshares"], on_value=setter("reshares"))
+        solara.Checkbox(label="Invite-only", value=values[f"{side}_invite_only"], on_value=setter("invite_only"))
+
+
+@solara.component
+def WorldColumn(model: AppCompareModel, side: int, colour_by: str, controls: solara.Reactive):
+    """One world: its levers, its follow network and what the drawing shows."""
+    update_counter.get()
+    svg_text = solara.use_memo(lambda: _timed(f"network {'AB'[side]}",
+                                              lambda: network_svg(model, side, model.sample, colour_by)),
+                               dependencies=[id(model), model.steps, colour_by])
+    world = model.worlds[side]
+    p = world.params
+    with solara.Column(classes=["socialsim-world", f"socialsim-world-{'ab'[side]}"], gap="2px"):
+        solara.Text(f"World {'AB'[side]}", classes=["socialsim-world-title"])
+        WorldLevers("ab"[side], controls)
+        solara.Text(f"This world: recommender {p.platform.recommender}, timeline {p.platform.timeline}, reshares "
+                    f"{'on' if p.platform.reshares else 'off'}, openness {p.platform.openness:g}"
+                    f"{', invite-only' if p.platform.invite_only else ''}, meetup rate {p.meetups.rate:g}, exit "
+                    f"rule {p.leaving.exit_rule}" + "".join(f", {k} {v}" for k, v in model.preset.fixed("ab"[side]).items()),
+                    classes=["socialsim-world-design"])
+        _svg_panel(svg_text, "socialsim-network-svg")
+        solara.Text(network_caption(model, side, model.sample), classes=["socialsim-caption"])
+
+
+@solara.component
+def CompareCharts(model: AppCompareModel):
+    """The headline metrics of both worlds on shared axes, followers by skill quartile, and the verdict."""
+    update_counter.get()
+    panels = solara.use_memo(
+        lambda: _timed("compare charts", lambda: [metric_svg(model, *m) for m in headline_metrics(model)]
+                       + [quartile_svg(model)]),
+        dependencies=[id(model), model.steps])
+    with solara.Column(gap="4px"):
+        with solara.Row(classes=["socialsim-charts"], gap="4px"):
+            for k, text in enumerate(panels[:-1]):
+                _svg_panel(text, "socialsim-metric")
+            _svg_panel(panels[-1], "socialsim-quartiles-svg")
+        solara.Text(f"A: solid blue; B: dashed orange. {verdict(model)}", classes=["socialsim-verdict"])
+
+
+@solara.component
+def CompareView():
+    """Compare mode: two worlds on the same people, one Step, Play and Reset for both."""
+    controls = solara.use_reactive(dict(COMPARE_DEFAULTS))
+    model = solara.use_reactive(solara.use_memo(lambda: AppCompareModel(**COMPARE_DEFAULTS), []))
+    play_interval = solara.use_reactive(COMPARE_PLAY_INTERVAL)
+    colour_by, set_colour_by = solara.use_state("skill quartile")
+    m = model.value
+
+    def choose_preset(name):
+        controls.set(preset_controls(name, controls.value))
+        model.set(AppCompareModel(**controls.value))
+
+    def shared(name, cast=lambda v: v):
+        return lambda v: controls.set({**controls.value, name: cast(v)})
+
+    with solara.Sidebar():
+        with solara.Card("Run both worlds"):
+            _Controller(model, controls, play_interval)
+            solara.SliderInt("Pause between steps when playing (ms)", value=play_interval, min=20, max=500, step=10,
+                             thumb_label="always")
+            StepCounter(m)
+        with solara.Card("Comparison"):
+            solara.Select("Preset", value=controls.value["preset"], values=list(PRESET_NAMES),
+                          on_value=choose_preset)
+            solara.Text(m.preset.question, style={"font-size": "0.85rem"})
+        with solara.Card("The people (both worlds)"):
+            solara.SliderInt(f"People per world ({50} to {3000})", value=int(controls.value["size"]), min=50,
+                             max=3000, step=50, on_value=shared("size", int))
+            solara.SliderFloat("Minority share (0 to 0.5)", value=controls.value["minority_share"], min=0.0,
+                               max=0.5, step=0.05, on_value=shared("minority_share", float))
+            solara.SliderFloat("Homophily (0 to 1)", value=controls.value["homophily"], min=0.0, max=1.0,
+                               step=0.05, on_value=shared("homophily", float))
+            solara.InputText("Seed", value=str(controls.value["seed"]), on_value=shared("seed", str))
+            solara.Text("Both worlds are built from the same people and seed (population.seed fixed): the same "
+                        "traits, towns, groups and offline contacts. Changed levers take effect on Reset; a "
+                        "preset applies at once.", style={"font-size": "0.8rem", "font-style": "italic"})
+            if getattr(m, "notice", None):
+                solara.Warning(m.notice, dense=True)
+    with solara.Column(classes=["socialsim-compare"], gap="4px"):
+        solara.Style(_CSS)
+        with solara.Row(gap="12px", style={"align-items": "center"}):
+            solara.ToggleButtonsSingle(value=colour_by, values=list(COLOUR_BY), on_value=set_colour_by, dense=True)
+            solara.HTML(tag="div", unsafe_innerHTML=legend_html(colour_by, m.a.params.population.minority_share > 0),
+                        classes=["socialsim-legend"])
+        with solara.Row(classes=["socialsim-worlds"], gap="8px"):
+            WorldColumn(m, 0, colour_by, controls)
+            WorldColumn(m, 1, colour_by, controls)
+        CompareCharts(m)
+
+
+@solara.component
+def _Controller(model: solara.Reactive, parameters: solara.Reactive, play_interval: solara.Reactive):
+    """Mesa's Reset / Play / Step buttons: every step redraws (render interval 1), no separate drawing thread."""
+    ModelController(model, model_parameters=parameters, play_interval=play_interval,
+                    render_interval=solara.use_reactive(1), use_threads=solara.use_reactive(False))
+
+
+@solara.component
+def StepCounter(model):
+    """The step counter (the browser test and a viewer read it)."""
+    update_counter.get()
+    steps = getattr(model, "run_steps", None) or model.params.run.steps
+    solara.Text(f"Step {model.steps} of {steps}", classes=["socialsim-step"])
+    ShowSteps(model)
+
+
+# --- one world --------------------------------------------------------------------------------------------------
+
+
+@solara.component
+def SingleView():
+    """One world, as before compare mode: its levers in the sidebar, four panels."""
+    model = solara.use_reactive(solara.use_memo(AppModel, []))
+    parameters = solara.use_reactive({})
+    with solara.Sidebar():
+        with solara.Card("Run"):
+            _Controller(model, parameters, solara.use_reactive(SINGLE_PLAY_INTERVAL))
+            ShowSteps(model.value)
+        with solara.Card("Levers"):
+            ModelCreator(model, model_params, model_parameters=parameters)
+    with solara.Column(classes=["socialsim-single"], gap="4px"):
+        with solara.Row(classes=["socialsim-grid"], gap="8px"):
+            NetworkPanel(model.value)
+            MetricsPanel(model.value)
+        with solara.Row(classes=["socialsim-grid"], gap="8px"):
+            QuartilePanel(model.value)
+            SummaryPanel(model.value)
+
+
+TABS = ("Compare two designs", "One world")
+COMPARE_PLAY_INTERVAL = 20  # ms between steps when playing: the browser needs a pause to draw (a viewer can slow it)
+SINGLE_PLAY_INTERVAL = 150
+
+
 @solara.component
 def Page():
-    """The app: one model per browser session, built with the controls' defaults."""
-    model = solara.use_memo(AppModel, [])
+    """The app: compare mode (two designs on the same people) and the one-world view, in named tabs."""
+    tab, set_tab = solara.use_state(0)
     solara.Title(PAGE_TITLE)
-    SolaraViz(
-        model,
-        components=[NetworkPanel, MetricsPanel, QuartilePanel, SummaryPanel],
-        model_params=model_params,
-        name=PAGE_TITLE,
-        play_interval=150,
-    )
+    with solara.AppBar():
+        solara.AppBarTitle(PAGE_TITLE)
+    with solara.Column(gap="0px"):
+        with solara.v.Tabs(v_model=tab, on_v_model=set_tab):
+            for label in TABS:
+                solara.v.Tab(children=[label])
+        if tab == 0:
+            CompareView()
+        else:
+            SingleView()
 
 
 if __name__ != "socialsim.app":  # served by `solara run .../app.py` (module "app"), not imported by tests
