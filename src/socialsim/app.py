@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+import threading
 import time
 import warnings
 
@@ -37,8 +38,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullFormatter
 from mesa.visualization import Slider
-from mesa.visualization.solara_viz import ModelController, ModelCreator, ShowSteps
-from mesa.visualization.utils import update_counter
+from mesa.visualization.solara_viz import ModelCreator, ShowSteps
+from mesa.visualization.utils import force_update, update_counter
 
 from socialsim.compare import (APP_POPULATION_SIZE, DEFAULTS, PRESET_NAMES, PRESETS, CompareModel, preset_named,
                                verdict)
@@ -675,8 +676,8 @@ def CompareView():
     with solara.Sidebar():
         with solara.Card("Run both worlds"):
             _Controller(model, controls, play_interval)
-            solara.SliderInt("Pause between steps when playing (ms)", value=play_interval, min=20, max=500, step=10,
-                             thumb_label="always")
+            solara.SliderInt(f"Pause between steps: {play_interval.value} ms", value=play_interval, min=0, max=500,
+                             step=10)
             StepCounter(m)
         with solara.Card("Comparison"):
             solara.Select("Preset", value=controls.value["preset"], values=list(PRESET_NAMES),
@@ -709,9 +710,62 @@ def CompareView():
 
 @solara.component
 def _Controller(model: solara.Reactive, parameters: solara.Reactive, play_interval: solara.Reactive):
-    """Mesa's Reset / Play / Step buttons: every step redraws (render interval 1), no separate drawing thread."""
-    ModelController(model, model_parameters=parameters, play_interval=play_interval,
-                    render_interval=solara.use_reactive(1), use_threads=solara.use_reactive(False))
+    """Reset / Play / Step for the model in ``model``; Reset builds a new one from ``parameters``.
+
+    Playing steps once, waits until the page has drawn that step (:func:`_DrawnSignal` sets the event after each
+    render), then pauses ``play_interval`` ms: every step is drawn, and a slow drawing slows the play instead of
+    piling up steps the page never shows."""
+    playing = solara.use_reactive(False)
+    error = solara.use_reactive(None)
+    drawn = solara.use_memo(threading.Event, [])
+    current = model.value
+
+    def play():
+        try:
+            while playing.value and model.value.running:
+                drawn.clear()
+                model.value.step()
+                force_update()
+                drawn.wait(timeout=PLAY_DRAW_TIMEOUT)
+                time.sleep(play_interval.value / 1000)
+        except Exception as exc:  # shown on the page: a failing step must not leave Play spinning silently
+            error.set(f"error in step: {exc}")
+        playing.set(False)
+
+    solara.lab.use_task(play, dependencies=[playing.value], prefer_threaded=True)
+
+    def step():
+        try:
+            model.value.step()
+        except Exception as exc:
+            error.set(f"error in step: {exc}")
+        force_update()
+
+    def reset():
+        playing.set(False)
+        error.set(None)
+        model.set(type(model.value)(**parameters.value))
+        force_update()
+
+    update_counter.get()
+    _DrawnSignal(drawn)
+    with solara.Row(justify="space-between"):
+        solara.Button(label="Reset", color="primary", on_click=reset)
+        solara.Button(label="\u275a\u275a" if playing.value else "\u25b6", color="primary",
+                      on_click=lambda: playing.set(not playing.value), disabled=not current.running)
+        solara.Button(label="Step", color="primary", on_click=step, disabled=playing.value or not current.running)
+    if error.value:
+        solara.Error(error.value)
+
+
+@solara.component
+def _DrawnSignal(drawn: threading.Event):
+    """Sets ``drawn`` once the page has rendered the latest step (effects run after a render is applied)."""
+    counter = update_counter.get()
+    solara.use_effect(drawn.set, [counter])
+
+
+PLAY_DRAW_TIMEOUT = 10.0  # s a playing step waits for its drawing before it goes on regardless
 
 
 @solara.component
