@@ -1,23 +1,25 @@
-"""Browser visualisation of the platform: watch it grow, with its design levers as controls.
+"""Browser visualisation of the platform: two designs side by side on the same people, or one world.
 
 Start it with ``python -m socialsim.viz`` (or ``solara run src/socialsim/app.py``) and open the address it prints.
 
-The page is a Mesa 3.5 ``SolaraViz``:
+The page is built from Mesa 3.5's visualisation parts (its lever inputs and step display) and Solara, in two
+named tabs; in both, lever changes apply on Reset, and Play draws every step (see :func:`_Controller`).
 
-* the sidebar holds Step / Play / Reset and the main levers (population size, openness, recommender, timeline
-  ordering, reshares, meetup rate, elite early adoption, elite exit rate, exit rule, minority share and
-  homophily, seed); lever changes apply on Reset;
-* the follow network: nodes coloured by skill quartile, town or group, sized by followers, offline ties (people
-  who met) thick and red, online follows thin and grey; or follows coloured by how they began (tie origin:
-  offline, meetup, suggested, content, follow-back, classic); beyond ``NETWORK_MAX_NODES`` members it shows the
-  top accounts by followers plus a stable random sample of the rest;
-* line plots of the headline metrics, read from the model's own ``datacollector`` (nothing is recomputed here);
-* followers by skill quartile (a box plot) and a panel with the latest metric values.
+* **Compare two designs** (:class:`AppCompareModel`, a :class:`~socialsim.compare.CompareModel`): worlds A and B
+  built from the same people and seed, each with its own design levers above its network; one Reset / Play /
+  Step for both. A preset (:data:`socialsim.compare.PRESETS`) sets both worlds' levers at once. The follow
+  networks are light SVG drawings (:mod:`socialsim.svg`) with the same positions for the same person; below them
+  the headline metrics of both worlds on shared axes, followers by skill quartile, and a computed verdict.
+* **One world** (:class:`AppModel`): the sidebar holds the levers (population size, openness, recommender,
+  timeline ordering, reshares, meetup rate, elite early adoption, elite exit rate, exit rule, minority share and
+  homophily, seed); the follow network (nodes coloured by skill quartile, town or group, sized by followers,
+  offline ties thick and red, online follows thin and grey; or follows coloured by how they began), beyond
+  ``NETWORK_MAX_NODES`` members the top accounts by followers plus a stable random sample; line plots of the
+  headline metrics read from the model's ``datacollector``; followers by skill quartile; the latest values.
 
-The model is :class:`AppModel`, a :class:`~socialsim.model.PlatformModel` built from flat keyword arguments
-(SolaraViz passes the controls as keyword arguments, which cannot contain dots). Its defaults are those of
-:class:`~socialsim.params.Params`, the same as the command line, except the population size: the page starts at
-``APP_POPULATION_SIZE`` (500) people instead of 3000, so it stays responsive.
+Both models are built from flat keyword arguments (the controls, whose names cannot contain dots). Their
+defaults are those of :class:`~socialsim.params.Params`, the same as the command line, except the population
+size: the page starts at ``APP_POPULATION_SIZE`` (500) people per world, so it stays responsive.
 """
 
 from __future__ import annotations
@@ -444,7 +446,7 @@ _CSS = """
 .socialsim-world-title { font-weight: bold; font-size: 1.05rem; margin-bottom: 10px; }
 .socialsim-world-a .socialsim-world-title { color: #1f77b4; }
 .socialsim-world-b .socialsim-world-title { color: #e6550d; }
-.socialsim-world-design, .socialsim-caption { font-size: 0.78rem; color: #444; }
+.socialsim-world-design, .socialsim-caption, .socialsim-chart-key { font-size: 0.78rem; color: #444; }
 .socialsim-levers-row { flex-wrap: nowrap; align-items: center; }
 .socialsim-levers-row > * { flex: 1 1 0; min-width: 0; }
 .socialsim-levers-row .v-input { margin-top: 0; padding-top: 0; }
@@ -650,11 +652,12 @@ def CompareCharts(model: AppCompareModel):
                        + [quartile_svg(model)]),
         dependencies=[id(model), model.steps])
     with solara.Column(gap="4px"):
+        solara.Text("Both worlds on shared axes: A solid blue, B dashed orange.", classes=["socialsim-chart-key"])
         with solara.Row(classes=["socialsim-charts"], gap="4px"):
             for k, text in enumerate(panels[:-1]):
                 _svg_panel(text, "socialsim-metric")
             _svg_panel(panels[-1], "socialsim-quartiles-svg")
-        solara.Text(f"A: solid blue; B: dashed orange. {verdict(model)}", classes=["socialsim-verdict"])
+        solara.Text(verdict(model), classes=["socialsim-verdict"])
 
 
 @solara.component
