@@ -7,7 +7,8 @@ import re
 import numpy as np
 import pytest
 
-from socialsim import Params, PlatformModel
+from socialsim import Params, PlatformModel, svg
+from socialsim.compare import WORLD_LEVERS
 
 app = pytest.importorskip("socialsim.app")
 
@@ -173,10 +174,10 @@ def test_compare_networks_show_the_same_people_at_the_same_places_with_their_tie
     for _ in range(60):
         m.step()
     nodes, n_either = m.sample.people()
-    assert n_either > app.svg.NETWORK_MAX_NODES and nodes.size == app.svg.NETWORK_MAX_NODES
+    assert n_either > svg.NETWORK_MAX_NODES and nodes.size == svg.NETWORK_MAX_NODES
     for world in m.worlds:  # each world's top accounts are drawn
         members = world.state.members()
-        top = members[np.argsort(-world.state.graph.in_deg[members], kind="stable")[: app.svg.NETWORK_TOP]]
+        top = members[np.argsort(-world.state.graph.in_deg[members], kind="stable")[: svg.NETWORK_TOP]]
         assert np.isin(top, nodes).mean() > 0.9  # ties in followers may swap the last few
     a, b = (_circles(app.network_svg(m, side, m.sample)) for side in (0, 1))
     assert set(a) == set(b) == set(nodes.tolist())
@@ -190,7 +191,7 @@ def test_compare_networks_show_the_same_people_at_the_same_places_with_their_tie
     # a colour per tie origin: one path per origin present
     origin_svg = app.network_svg(m, 1, m.sample, "tie origin")
     colours = set(re.findall(r'<path d="[^"]*" stroke="(#[0-9a-f]{6})"', origin_svg))
-    assert len(colours) >= 3 and colours <= set(app.svg.ORIGIN_COLOURS)
+    assert len(colours) >= 3 and colours <= set(svg.ORIGIN_COLOURS)
 
 
 def test_compare_charts_put_both_worlds_on_shared_axes():
@@ -212,7 +213,7 @@ def test_compare_controls_match_the_model_and_presets_set_both_worlds():
     import inspect
 
     signature = inspect.signature(app.CompareModel.__init__).parameters
-    levers = {f"{side}_{name}" for side in "ab" for name in app.compare.WORLD_LEVERS}
+    levers = {f"{side}_{name}" for side in "ab" for name in WORLD_LEVERS}
     assert set(app.COMPARE_DEFAULTS) == (set(signature) - {"self", "levers"}) | levers
     m = app.AppCompareModel(**app.COMPARE_DEFAULTS)
     assert m.a.params.population.size == app.APP_POPULATION_SIZE and m.notice is None

@@ -45,7 +45,6 @@ from mesa.visualization.utils import force_update, update_counter
 
 from socialsim.compare import (APP_POPULATION_SIZE, DEFAULTS, PRESET_NAMES, PRESETS, CompareModel, preset_named,
                                verdict)
-from socialsim import compare, svg
 from socialsim.graph import ORIGINS
 from socialsim.model import PlatformModel
 from socialsim.params import EXIT_RULES, RECOMMENDERS, TIMELINES
@@ -622,6 +621,15 @@ def WorldLevers(side: str, controls: solara.Reactive):
         solara.Checkbox(label="Invite-only", value=values[f"{side}_invite_only"], on_value=setter("invite_only"))
 
 
+def world_design(p, fixed: dict) -> str:
+    """What a world on screen was built with: its levers' values and the preset's other overrides."""
+    text = (f"This world: recommender {p.platform.recommender}, timeline {p.platform.timeline}, reshares "
+            f"{'on' if p.platform.reshares else 'off'}, openness {p.platform.openness:g}"
+            f"{', invite-only' if p.platform.invite_only else ''}, meetup rate {p.meetups.rate:g}, exit rule "
+            f"{p.leaving.exit_rule}")
+    return text + "".join(f", {key} {value}" for key, value in fixed.items())
+
+
 @solara.component
 def WorldColumn(model: AppCompareModel, side: int, colour_by: str, controls: solara.Reactive):
     """One world: its levers, its follow network and what the drawing shows."""
@@ -630,15 +638,10 @@ def WorldColumn(model: AppCompareModel, side: int, colour_by: str, controls: sol
                                               lambda: network_svg(model, side, model.sample, colour_by)),
                                dependencies=[id(model), model.steps, colour_by])
     world = model.worlds[side]
-    p = world.params
     with solara.Column(classes=["socialsim-world", f"socialsim-world-{'ab'[side]}"], gap="2px"):
         solara.Text(f"World {'AB'[side]}", classes=["socialsim-world-title"])
         WorldLevers("ab"[side], controls)
-        solara.Text(f"This world: recommender {p.platform.recommender}, timeline {p.platform.timeline}, reshares "
-                    f"{'on' if p.platform.reshares else 'off'}, openness {p.platform.openness:g}"
-                    f"{', invite-only' if p.platform.invite_only else ''}, meetup rate {p.meetups.rate:g}, exit "
-                    f"rule {p.leaving.exit_rule}" + "".join(f", {k} {v}" for k, v in model.preset.fixed("ab"[side]).items()),
-                    classes=["socialsim-world-design"])
+        solara.Text(world_design(world.params, model.preset.fixed("ab"[side])), classes=["socialsim-world-design"])
         _svg_panel(svg_text, "socialsim-network-svg")
         solara.Text(network_caption(model, side, model.sample), classes=["socialsim-caption"])
 
