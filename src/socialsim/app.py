@@ -657,7 +657,7 @@ def CompareCharts(model: AppCompareModel):
     with solara.Column(gap="4px"):
         solara.Text("Both worlds on shared axes: A solid blue, B dashed orange.", classes=["socialsim-chart-key"])
         with solara.Row(classes=["socialsim-charts"], gap="4px"):
-            for k, text in enumerate(panels[:-1]):
+            for text in panels[:-1]:
                 _svg_panel(text, "socialsim-metric")
             _svg_panel(panels[-1], "socialsim-quartiles-svg")
         solara.Text(verdict(model), classes=["socialsim-verdict"])
@@ -690,7 +690,7 @@ def CompareView():
                           on_value=choose_preset)
             solara.Text(m.preset.question, style={"font-size": "0.85rem"})
         with solara.Card("The people (both worlds)"):
-            solara.SliderInt(f"People per world ({50} to {3000})", value=int(controls.value["size"]), min=50,
+            solara.SliderInt("People per world (50 to 3000)", value=int(controls.value["size"]), min=50,
                              max=3000, step=50, on_value=shared("size", int))
             solara.SliderFloat("Minority share (0 to 0.5)", value=controls.value["minority_share"], min=0.0,
                                max=0.5, step=0.05, on_value=shared("minority_share", float))
