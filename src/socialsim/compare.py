@@ -88,7 +88,7 @@ class Preset:
 def _presets() -> tuple[Preset, ...]:
     scarce = {"platform.attention": 5}
     return (
-        Preset("Baseline: the defaults in both worlds",
+        Preset("Calibrated baseline (the defaults) in both worlds",
                "Two runs of the same design on the same people: any difference is the design's, so here there is "
                "none (a check)."),
         Preset("Random vs popularity suggestions",
