@@ -545,7 +545,7 @@ model_params = {
     "timeline": {"type": "Select", "value": DEFAULTS.platform.timeline, "values": list(TIMELINES),
                  "label": "Timeline ordering"},
     "reshares": {"type": "Checkbox", "value": DEFAULTS.platform.reshares, "label": "Reshares"},
-    "meetup_rate": _slider("Meetup rate", DEFAULTS.meetups.rate, 0.0, 0.2, 0.005),
+    "meetup_rate": _slider("Meetup rate", DEFAULTS.meetups.rate, 0.0, 0.2, 0.0001),
     "elite_early_adoption": _slider("Elite early adoption", DEFAULTS.adoption.elite_early_adoption, 0.0, 5.0, 0.1),
     "elite_exit_rate": _slider("Elite exit rate", DEFAULTS.leaving.elite_exit_rate, 0.0, 0.05, 0.001),
     "minority_share": _slider("Minority share", DEFAULTS.population.minority_share, 0.0, 0.5, 0.05),
@@ -614,7 +614,7 @@ def WorldLevers(side: str, controls: solara.Reactive):
     with solara.Row(classes=["socialsim-levers-row"], gap="6px"):
         solara.SliderFloat("Openness", value=values[f"{side}_openness"], min=0.0, max=1.0, step=0.05,
                            on_value=setter("openness"), thumb_label=True)
-        solara.SliderFloat("Meetup rate", value=values[f"{side}_meetup_rate"], min=0.0, max=0.2, step=0.005,
+        solara.SliderFloat("Meetup rate", value=values[f"{side}_meetup_rate"], min=0.0, max=0.2, step=0.0001,
                            on_value=setter("meetup_rate"), thumb_label=True)
     with solara.Row(classes=["socialsim-levers-row"], gap="12px"):
         solara.Checkbox(label="Reshares", value=values[f"{side}_reshares"], on_value=setter("reshares"))

@@ -61,9 +61,10 @@ CI_OVERRIDES: dict[str, dict[str, str]] = {
     "illusion_of_intimacy": {"run.steps": "30,60", "meetups.rate": "0.0,0.1"},
     "local_networks": {"meetups.rate": "0.0,0.1"},
     "early_adopters": {"adoption.elite_early_adoption": "0.0,2.0", "leaving.elite_exit_rate": "0.0,0.02"},
-    "unpredictability": {"seed": "range(0,3)"},
+    # long enough that enough of the 300 people have joined in every world for the per-person statistics
+    "unpredictability": {"seed": "range(0,3)", "run.steps": "150"},
     "recommender_by_attention": {"platform.attention": "5,50"},
-    "unpredictability_independent": {"seed": "range(0,3)"},
+    "unpredictability_independent": {"seed": "range(0,3)", "run.steps": "150"},
     "follow_cap": {"platform.follow_cap": "0,10"},
     "close_tie_budget": {"intimacy.reply_budget": "0,10"},
     "minority_visibility": {"population.homophily": "0.2,0.8", "platform.recommender": "random,popularity"},
