@@ -1,8 +1,9 @@
 """Thread count: the kernels that run on all threads (numba ``prange``) give byte-identical tables with one
 thread and with two, and the same tables as their one-thread versions.
 
-The parallel kernels run only above ``socialsim.graph.PARALLEL_MIN`` items; here the threshold is set to 0 in
-the subprocess, so a small model goes through every one of them."""
+The parallel kernels run only when NUMBA_NUM_THREADS asks for more than one thread and above
+``socialsim.graph.PARALLEL_MIN`` items; here they are switched on and the threshold is set to 0 in the
+subprocess, so a small model goes through every one of them, on one thread and on two."""
 
 from __future__ import annotations
 
@@ -20,9 +21,7 @@ import socialsim.graph, socialsim.metrics, socialsim.phases.decay
 from socialsim.config import compose_params
 from socialsim.io import run_to_folder
 
-threshold = int(sys.argv[2])
-for module in (socialsim.graph, socialsim.metrics, socialsim.phases.decay):
-    module.PARALLEL_MIN = threshold
+socialsim.graph.PARALLEL, socialsim.graph.PARALLEL_MIN = True, int(sys.argv[2])
 run_to_folder(compose_params(sys.argv[3:]), sys.argv[1])
 kernels = (socialsim.graph._find_edges_parallel, socialsim.metrics._new_close_by_quartile_parallel,
            socialsim.phases.decay._fade)

@@ -12,6 +12,7 @@ follows are kept up to date on every change, so metrics never rescan the edge li
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 import numpy as np
@@ -24,6 +25,15 @@ TOMB = -2
 
 #: below this many items a map over them runs on one thread: starting the threads costs more than they save
 PARALLEL_MIN = 50_000
+#: the kernels that can use several threads do so only when ``NUMBA_NUM_THREADS`` asks for more than one: on a
+#: busy machine, or in a sweep whose jobs already use every core, each kernel waits for its second thread to be
+#: scheduled, which costs more than the thread saves (docs/performance.md)
+PARALLEL = int(os.environ.get("NUMBA_NUM_THREADS", "1") or "1") > 1
+
+
+def parallel(items: int) -> bool:
+    """Whether a map over ``items`` items runs on all threads (see ``PARALLEL`` and ``PARALLEL_MIN``)."""
+    return PARALLEL and items >= PARALLEL_MIN
 
 # indices into the counters array
 N_ALIVE, N_MUTUAL_PAIRS, N_LOCAL, N_TOMB, N_USED = range(5)
@@ -362,7 +372,7 @@ class FollowGraph:
         """Slot of each follow src -> dst, or -1 where there is none."""
         src = np.ascontiguousarray(src, dtype=np.int64)
         dst = np.ascontiguousarray(dst, dtype=np.int64)
-        find = _find_edges_parallel if src.shape[0] >= PARALLEL_MIN else _find_edges
+        find = _find_edges_parallel if parallel(src.shape[0]) else _find_edges
         return find(self.keys, self.vals, self.n, src, dst)
 
     def follows(self, src, dst) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from numba import njit, prange
 
-from .graph import ORIGINS, PARALLEL_MIN
+from .graph import ORIGINS, parallel
 from .state import State
 
 # per step (timeseries.parquet); each with what it measures and its range
@@ -167,7 +167,7 @@ def _new_ties(state: State, params, members: np.ndarray, low: np.ndarray, shy: n
     """New mutual ties (kept up to date by the graph) and new close ties by quartile (one pass over the follows)."""
     g, pop = state.graph, state.pop
     out = {"low_skill_new_tie_share": _share(g.new_mutual[low] > 0), "shy_new_tie_share": _share(g.new_mutual[shy] > 0)}
-    count = _new_close_by_quartile_parallel if g.used >= PARALLEL_MIN else _new_close_by_quartile
+    count = _new_close_by_quartile_parallel if parallel(g.used) else _new_close_by_quartile
     ties = count(g.src, g.closeness, g.contact, g.alive, g.used, params.intimacy.close_threshold,
                   pop.skill_quartile, pop.shyness_quartile)
     for row, (trait, quartile) in enumerate((("skill", pop.skill_quartile), ("shyness", pop.shyness_quartile))):

@@ -7,7 +7,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import rules
-from ..graph import PARALLEL_MIN
+from ..graph import parallel
 from ..params import Params
 from ..state import State
 
@@ -17,7 +17,7 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     it, g = params.intimacy, state.graph
     used = g.used
     keep_familiarity, keep_closeness = np.float32(1.0 - it.familiarity_decay), np.float32(1.0 - it.closeness_decay)
-    if used >= PARALLEL_MIN:
+    if parallel(used):
         _fade(g.familiarity, g.closeness, keep_familiarity, keep_closeness, used)
     else:
         g.familiarity[:used] *= keep_familiarity
