@@ -228,7 +228,7 @@ def bench_table(args, results, log):
 #: the targets of the speed table (docs/performance.md): (row, target, whether a measured value meets it)
 TABLE_TARGETS = {
     "million": ("1e6 people x 365 steps", "<= 300 s, <= 8 GB"),
-    "stepping": ("{size} x {steps} stepping (2 threads)", "<= 2 s"),
+    "stepping": ("{size} x {steps} stepping (default: one thread)", "<= 2 s"),
     "ref_1e4": ("fast / reference, {size} x {steps}", ">= 100x"),
     "ref_1e3": ("fast / reference, {size} x {steps}", ">= 30x"),
     "step_500": ("CPU ms per step at 500 people", "<= 0.5 ms"),
@@ -247,7 +247,9 @@ def table_report(results: dict) -> str:
     rows = ["## The speed table", "",
             f"`python benchmarks/run.py --only table` at {t['machine'].get('git')}, measured {t['measured']}, "
             f"load {t['load'][0]:.1f}-{t['load'][1]:.1f} on {t['machine'].get('cores')} cores (wall times on a "
-            "loaded machine are long; the ratios within the run are the steadier figures). After / before: "
+            "loaded machine are long; the ratios of runs that alternate, threads and after / before, are the steadier "
+            "figures; the reference and the fast runs follow one another, so a change of load between them moves "
+            "their ratio). After / before: "
             f"this tree against {fc['before']} in a git worktree, both with the earlier default parameters "
             "(scenario=uncalibrated).", "",
             "| measure | value | ratio | target | met |", "|---|---:|---:|---|---|"]
@@ -264,8 +266,9 @@ def table_report(results: dict) -> str:
     th = t["threads"]
     two = th["2"]["run_s"]
     label = TABLE_TARGETS["stepping"][0].format(size=_fmt_size(th["size"]), steps=th["steps"])
-    rows.append(f"| {label} | {two:.2f} s | | {TABLE_TARGETS['stepping'][1]} | "
-                f"{'met' if two <= 2 else 'missed'} |")
+    one = th["1"]["run_s"]
+    rows.append(f"| {label} | {one:.2f} s | | {TABLE_TARGETS['stepping'][1]} | "
+                f"{'met' if one <= 2 else 'missed'} |")
     for size, key in (("10000", "ref_1e4"), ("1000", "ref_1e3")):  # the targets are set at these sizes
         if size in t["reference"]:
             r = t["reference"][size]
