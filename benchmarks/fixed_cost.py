@@ -16,7 +16,8 @@ loading numba's cached kernels). Measured, each in fresh processes that import s
 Each is measured as CPU time (of the run in process; of the whole child process for the command line), which
 other load on a shared machine disturbs less than wall time; the medians of the wall times are kept too.
 
-Trees: ``before`` (the earlier commit, checked out in a temporary git worktree), ``after`` (this checkout) and
+Trees: ``before`` (the earlier commit, checked out in a temporary git worktree), ``after`` (this checkout, with the
+earlier default parameters, ``scenario=uncalibrated`` without its size, so both trees run the same model) and
 ``after_sparse`` (this checkout with ``run.record_every=365``: the metrics of step 0 and of the last step only,
 as a calibration that compares final values needs). Runs alternate between the trees, so that load on the shared
 machine touches all alike; medians are reported with after / before ratios, and the 1-minute load average. The
@@ -111,6 +112,16 @@ def measure(name: str, src: Path, overrides: dict, tmp: Path, i: int) -> dict:
     return {**r, "value": r["cpu_s"], "wall": r["run_s"]}
 
 
+def earlier_defaults() -> dict:
+    """The defaults before the calibrated baseline (scenario=uncalibrated, without its size), so that both trees
+    run the same model: the default parameters changed after 176c388."""
+    import yaml
+
+    path = ROOT / "src" / "socialsim" / "conf" / "scenario" / "uncalibrated.yaml"
+    values = {f"{g}.{k}": v for g, sub in yaml.safe_load(path.read_text()).items() for k, v in sub.items()}
+    return {k: v for k, v in values.items() if k != "population.size"}
+
+
 def compare(before: str, repeats: int, log) -> dict:
     before_rev = _git("rev-parse", "--short", before)
     after_rev = _git("rev-parse", "--short", "HEAD") + ("+dirty" if _git("status", "--porcelain", "src") else "")
@@ -119,9 +130,11 @@ def compare(before: str, repeats: int, log) -> dict:
         tree = tmp / "before"
         _git("worktree", "add", "--detach", str(tree), before_rev)
         try:
-            arms = (("before", tree / "src", {}), ("after", ROOT / "src", {}), ("after_sparse", ROOT / "src", SPARSE))
-            for _, src, _ in arms[:2]:  # numba's cache of compiled kernels, next to the source: fill it first
-                _in_process(src, 500, 20, {})
+            same = earlier_defaults()
+            arms = (("before", tree / "src", {}), ("after", ROOT / "src", same),
+                    ("after_sparse", ROOT / "src", {**same, **SPARSE}))
+            for _, src, overrides in arms[:2]:  # numba's cache of compiled kernels, next to the source: fill it first
+                _in_process(src, 500, 20, overrides)
             runs: dict[str, dict[str, list[dict]]] = {m: {a: [] for a, _, _ in arms} for m in MEASURES}
             for i in range(repeats):
                 for m in MEASURES:

@@ -3,8 +3,18 @@
     python benchmarks/run.py                                  # everything except 1e6 (about 20 min)
     python benchmarks/run.py --only fast --sizes 1e6 --repeats 1   # the million-member run (about 14 min, 5 GB)
     python benchmarks/run.py --only reference multirun        # some sections only
+    python benchmarks/run.py --only table                     # every row of the speed table, in one run
 
 Sections (``--only``; default all):
+
+* ``table``: every row of the speed table of docs/performance.md in one run, each with its target: fast /
+  reference at ``--ref-sizes`` x ``--ref-steps`` (ratio of run times); the ``--threads-size`` x ``--steps`` run
+  with ``NUMBA_NUM_THREADS=2`` and ``=1``, alternating (its time against the stepping target, and the ratio
+  1 thread / 2 threads of run times); the fixed cost of small runs (CPU ms per step at 500 people, the command
+  line from start to exit for one step, a 2,000 x 365 run) against ``--before`` (default 176c388), checked out in
+  a git worktree by ``benchmarks/fixed_cost.py``'s code, with a check that both trees' tables are identical. The
+  1e6 row is read from the ``fast`` section's 1e6 entry, measured by its own command (above), since it takes
+  minutes.
 
 * ``fast``: the fast model (PlatformModel) at ``--sizes`` people x ``--steps`` steps: build time, run time,
   member-steps per second (population size x steps / run time) and peak memory (the maximum resident set of
@@ -126,11 +136,12 @@ def _time_phases() -> dict:
     return totals
 
 
-def run_worker(engine: str, size: int, steps: int, seed: int, trace: bool = True, overrides=None) -> dict:
+def run_worker(engine: str, size: int, steps: int, seed: int, trace: bool = True, overrides=None,
+               env: dict | None = None) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", engine, "--size", str(size), "--steps",
            str(steps), "--seed", str(seed), "--overrides", json.dumps(overrides or {})]
     cmd += ["--trace"] if trace else []
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, **(env or {})})
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -180,6 +191,108 @@ def bench_reference(args, results, log):
         results.setdefault("reference", {})[str(size)] = {
             "size": size, "steps": args.ref_steps, "reference": ref, "fast": fast,
             "ratio": fast["member_steps_per_s"] / ref["member_steps_per_s"]}
+
+
+def bench_table(args, results, log):
+    """Every row of the speed table in one run: fast / reference at ``--ref-sizes`` x ``--ref-steps``, the
+    1e4 x 365 run with 2 threads and with 1 (``NUMBA_NUM_THREADS``, alternating), and the fixed cost of small runs
+    against ``--before`` checked out in a git worktree (benchmarks/fixed_cost.py). The 1e6 rows come from the
+    ``fast`` section's 1e6 entry (a separate command)."""
+    import fixed_cost  # benchmarks/fixed_cost.py, which imports this module for the report
+
+    out = {"reference": {}, "threads": {}, "measured": _now(), "machine": machine()}
+    for size in args.ref_sizes:
+        ref, _ = series("reference", size, args.ref_steps, args.repeats, log)
+        fast, _ = series("fast", size, args.ref_steps, args.repeats, log)
+        out["reference"][str(size)] = {"reference_run_s": ref["run_s"], "fast_run_s": fast["run_s"],
+                                       "ratio": ref["run_s"] / fast["run_s"], "steps": args.ref_steps}
+    runs: dict[int, list[dict]] = {1: [], 2: []}
+    for k in range(args.repeats):
+        for threads in (2, 1):
+            r = run_worker("fast", args.threads_size, args.steps, seed=k, trace=False,
+                           env={"NUMBA_NUM_THREADS": str(threads)})
+            runs[threads].append(r)
+            log(f"  fast N={args.threads_size:,} T={args.steps}, {threads} thread(s): run {r['run_s']:.2f} s, "
+                f"CPU {r['cpu_s']:.2f} s, load {r['load_before']:.2f}->{r['load_after']:.2f}")
+    for threads, rs in runs.items():
+        out["threads"][str(threads)] = {"run_s": median_of(rs, "run_s"), "cpu_s": median_of(rs, "cpu_s"),
+                                        "run_s_all": [r["run_s"] for r in rs]}
+    out["threads"]["size"], out["threads"]["steps"] = args.threads_size, args.steps
+    out["threads"]["ratio"] = out["threads"]["1"]["run_s"] / out["threads"]["2"]["run_s"]
+    out["fixed_cost"] = fixed_cost.compare(args.before, args.repeats, log)
+    out["load"] = [min(x for r in (*runs[1], *runs[2]) for x in (r["load_before"], r["load_after"])),
+                   max(x for r in (*runs[1], *runs[2]) for x in (r["load_before"], r["load_after"]))]
+    results["table"] = out
+
+
+#: the targets of the speed table (docs/performance.md): (row, target, whether a measured value meets it)
+TABLE_TARGETS = {
+    "million": ("1e6 people x 365 steps", "<= 300 s, <= 8 GB"),
+    "stepping": ("{size} x {steps} stepping (default: one thread)", "<= 2 s"),
+    "ref_1e4": ("fast / reference, {size} x {steps}", ">= 100x"),
+    "ref_1e3": ("fast / reference, {size} x {steps}", ">= 30x"),
+    "step_500": ("CPU ms per step at 500 people", "<= 0.5 ms"),
+    "startup": ("`python -m socialsim` start to exit, 500 people x 1 step (CPU)", "<= 1.2 s"),
+    "threads": ("cores used by one run: {size} x {steps}, 1 thread / 2 threads (run time)",
+                "> 1, where a phase allows"),
+}
+
+
+def table_report(results: dict) -> str:
+    """The speed table: every row, measured in one ``--only table`` run (and the 1e6 row from its own command),
+    with the target and whether it is met."""
+    t = results["table"]
+    fc = t["fixed_cost"]
+    med = fc["median"]
+    rows = ["## The speed table", "",
+            f"`python benchmarks/run.py --only table` at {t['machine'].get('git')}, measured {t['measured']}, "
+            f"load {t['load'][0]:.1f}-{t['load'][1]:.1f} on {t['machine'].get('cores')} cores (wall times on a "
+            "loaded machine are long; the ratios of runs that alternate, threads and after / before, are the steadier "
+            "figures; the reference and the fast runs follow one another, so a change of load between them moves "
+            "their ratio). After / before: "
+            f"this tree against {fc['before']} in a git worktree, both with the earlier default parameters "
+            "(scenario=uncalibrated).", "",
+            "| measure | value | ratio | target | met |", "|---|---:|---:|---|---|"]
+    big = results.get("fast", {}).get("1000000")
+    if big:
+        met = big["run_s"] <= 300 and big["peak_rss_bytes"] <= 8e9
+        rows.append(f"| {TABLE_TARGETS['million'][0]} | {big['run_s']:.0f} s, {_gib(big['peak_rss_bytes'])} "
+                    f"(measured {big.get('measured', '?')}) | | {TABLE_TARGETS['million'][1]} | "
+                    f"{'met' if met else 'missed'} |")
+    else:
+        rows.append(f"| {TABLE_TARGETS['million'][0]} | not measured in this run: "
+                    "`python benchmarks/run.py --only fast --sizes 1e6 --repeats 1` | | "
+                    f"{TABLE_TARGETS['million'][1]} | |")
+    th = t["threads"]
+    two = th["2"]["run_s"]
+    label = TABLE_TARGETS["stepping"][0].format(size=_fmt_size(th["size"]), steps=th["steps"])
+    one = th["1"]["run_s"]
+    rows.append(f"| {label} | {one:.2f} s | | {TABLE_TARGETS['stepping'][1]} | "
+                f"{'met' if one <= 2 else 'missed'} |")
+    for size, key in (("10000", "ref_1e4"), ("1000", "ref_1e3")):  # the targets are set at these sizes
+        if size in t["reference"]:
+            r = t["reference"][size]
+            need = 100 if key == "ref_1e4" else 30
+            label = TABLE_TARGETS[key][0].format(size=_fmt_size(int(size)), steps=r["steps"])
+            rows.append(f"| {label} | {r['fast_run_s']:.3f} s vs {r['reference_run_s']:.2f} s | "
+                        f"{r['ratio']:.0f}x | {TABLE_TARGETS[key][1]} | {'met' if r['ratio'] >= need else 'missed'} |")
+    ms = med["step_500"]
+    rows.append(f"| {TABLE_TARGETS['step_500'][0]} | {ms['after']:.2f} ms (before {ms['before']:.2f}) | "
+                f"{ms['after'] / ms['before']:.2f} after / before | {TABLE_TARGETS['step_500'][1]} | "
+                f"{'met' if ms['after'] <= 0.5 else 'missed'} |")
+    cli = med["cli_first_step"]
+    rows.append(f"| {TABLE_TARGETS['startup'][0]} | {cli['after']:.2f} s (before {cli['before']:.2f}) | "
+                f"{cli['after'] / cli['before']:.2f} after / before | {TABLE_TARGETS['startup'][1]} | "
+                f"{'met' if cli['after'] <= 1.2 else 'missed'} |")
+    run2k = med["run_2000"]
+    rows.append(f"| 2,000 x 365 run, in process (CPU) | {run2k['after']:.2f} s (before {run2k['before']:.2f}) | "
+                f"{run2k['after'] / run2k['before']:.2f} after / before | (shows the fixed-cost gain) | |")
+    label = TABLE_TARGETS["threads"][0].format(size=_fmt_size(th["size"]), steps=th["steps"])
+    rows.append(f"| {label} | {th['1']['run_s']:.2f} s / {two:.2f} s | {th['ratio']:.2f} | "
+                f"{TABLE_TARGETS['threads'][1]} | {'met' if th['ratio'] > 1.05 else 'missed'} |")
+    rows += ["", "Same tables before and after (Parquet bytes of the in-process runs): "
+             + ("yes." if fc["identical"] else "NO.")]
+    return "\n".join(rows)
 
 
 def _trace(run: dict) -> dict:
@@ -509,6 +622,8 @@ def report(results: dict) -> str:
             lines.append(f"| {r['runs']} | {r['size']:,} x {r['steps']} | {via} | {r['t1_s']:.1f} | {r['t2_s']:.1f} | "
                          f"{r['speedup']:.2f} | {r['efficiency']:.0%} | {_load(r)} |")
         lines.append("")
+    if "table" in results:
+        lines += [table_report(results), ""]
     if "compare" in results:
         lines += [compare_report(results["compare"]), ""]
     if "fixed_cost" in results:
@@ -587,8 +702,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     size = lambda s: int(float(s))  # noqa: E731  (1e4 -> 10000)
-    ap.add_argument("--only", nargs="+", choices=("fast", "reference", "edges", "multirun", "kernels"),
-                    default=("fast", "reference", "edges", "multirun"))
+    ap.add_argument("--only", nargs="+", choices=("table", "fast", "reference", "edges", "multirun", "kernels"),
+                    default=("table", "fast", "reference", "edges", "multirun"))
     ap.add_argument("--sizes", nargs="+", type=size, default=[1000, 10_000, 100_000])
     ap.add_argument("--steps", type=int, default=365)
     ap.add_argument("--repeats", type=int, default=3)
@@ -608,6 +723,8 @@ def main(argv=None) -> int:
     ap.add_argument("--kernels-warmup", type=int, default=100, help="steps before the read kernel's inputs are kept")
     ap.add_argument("--kernels-steps", type=int, default=20)
     ap.add_argument("--kernels-repeats", type=int, default=7)
+    ap.add_argument("--threads-size", type=size, default=10_000, help="people in the 2 threads / 1 thread runs")
+    ap.add_argument("--before", default="176c388", help="the earlier commit of the table's after / before ratios")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--report-only", action="store_true", help="rewrite results.md from results.json, run nothing")
     # internal: one run in this process
@@ -633,9 +750,9 @@ def main(argv=None) -> int:
     if set(args.only) - {"kernels"}:  # the kernels section records its own machine and revision
         results["machine"] = machine()
     log(f"machine: {machine()}; load {os.getloadavg()}")
-    sections = {"fast": bench_fast, "reference": bench_reference, "edges": bench_edges, "multirun": bench_multirun,
-                "kernels": bench_kernels}
-    for name in ("fast", "reference", "edges", "multirun", "kernels"):
+    sections = {"table": bench_table, "fast": bench_fast, "reference": bench_reference, "edges": bench_edges,
+                "multirun": bench_multirun, "kernels": bench_kernels}
+    for name in ("table", "fast", "reference", "edges", "multirun", "kernels"):
         if name in args.only:
             log(f"== {name}")
             sections[name](args, results, log)

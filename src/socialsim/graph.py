@@ -12,15 +12,28 @@ follows are kept up to date on every change, so metrics never rescan the edge li
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from . import rules
 
 EMPTY = -1
 TOMB = -2
+
+#: below this many items a map over them runs on one thread: starting the threads costs more than they save
+PARALLEL_MIN = 50_000
+#: the kernels that can use several threads do so only when ``NUMBA_NUM_THREADS`` asks for more than one: on a
+#: busy machine, or in a sweep whose jobs already use every core, each kernel waits for its second thread to be
+#: scheduled, which costs more than the thread saves (docs/performance.md)
+PARALLEL = int(os.environ.get("NUMBA_NUM_THREADS", "1") or "1") > 1
+
+
+def parallel(items: int) -> bool:
+    """Whether a map over ``items`` items runs on all threads (see ``PARALLEL`` and ``PARALLEL_MIN``)."""
+    return PARALLEL and items >= PARALLEL_MIN
 
 # indices into the counters array
 N_ALIVE, N_MUTUAL_PAIRS, N_LOCAL, N_TOMB, N_USED = range(5)
@@ -66,6 +79,18 @@ def _free_slot(keys, key):
 def _find_edges(keys, vals, n, srcs, dsts):
     out = np.full(srcs.shape[0], -1, np.int64)
     for j in range(srcs.shape[0]):
+        s = _find_slot(keys, np.int64(srcs[j]) * n + dsts[j])
+        if s >= 0:
+            out[j] = vals[s]
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _find_edges_parallel(keys, vals, n, srcs, dsts):
+    """:func:`_find_edges` on all threads: each lookup only reads the table and writes its own entry, so the
+    result does not depend on the number of threads."""
+    out = np.full(srcs.shape[0], -1, np.int64)
+    for j in prange(srcs.shape[0]):
         s = _find_slot(keys, np.int64(srcs[j]) * n + dsts[j])
         if s >= 0:
             out[j] = vals[s]
@@ -347,7 +372,8 @@ class FollowGraph:
         """Slot of each follow src -> dst, or -1 where there is none."""
         src = np.ascontiguousarray(src, dtype=np.int64)
         dst = np.ascontiguousarray(dst, dtype=np.int64)
-        return _find_edges(self.keys, self.vals, self.n, src, dst)
+        find = _find_edges_parallel if parallel(src.shape[0]) else _find_edges
+        return find(self.keys, self.vals, self.n, src, dst)
 
     def follows(self, src, dst) -> np.ndarray:
         """Whether each ``src[i]`` follows ``dst[i]`` (a boolean array)."""

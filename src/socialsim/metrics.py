@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 import pandas as pd
-from numba import njit
+from numba import njit, prange
 
-from .graph import ORIGINS
+from .graph import ORIGINS, parallel
 from .state import State
 
 # per step (timeseries.parquet); each with what it measures and its range
@@ -167,8 +167,9 @@ def _new_ties(state: State, params, members: np.ndarray, low: np.ndarray, shy: n
     """New mutual ties (kept up to date by the graph) and new close ties by quartile (one pass over the follows)."""
     g, pop = state.graph, state.pop
     out = {"low_skill_new_tie_share": _share(g.new_mutual[low] > 0), "shy_new_tie_share": _share(g.new_mutual[shy] > 0)}
-    ties = _new_close_by_quartile(g.src, g.closeness, g.contact, g.alive, g.used, params.intimacy.close_threshold,
-                                  pop.skill_quartile, pop.shyness_quartile)
+    count = _new_close_by_quartile_parallel if parallel(g.used) else _new_close_by_quartile
+    ties = count(g.src, g.closeness, g.contact, g.alive, g.used, params.intimacy.close_threshold,
+                  pop.skill_quartile, pop.shyness_quartile)
     for row, (trait, quartile) in enumerate((("skill", pop.skill_quartile), ("shyness", pop.shyness_quartile))):
         size = np.bincount(quartile[members], minlength=4)
         for i in range(4):
@@ -184,6 +185,27 @@ def _new_close_by_quartile(src, closeness, contact, alive, used, threshold, skil
         if alive[e] and not contact[e] and closeness[e] >= threshold:
             out[0, skill_quartile[src[e]]] += 1.0
             out[1, shyness_quartile[src[e]]] += 1.0
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _new_close_by_quartile_parallel(src, closeness, contact, alive, used, threshold, skill_quartile,
+                                    shyness_quartile):
+    """:func:`_new_close_by_quartile` on all threads, in a fixed number of blocks of follows: the counts are
+    whole numbers, so their sum is the same whatever the number of threads and the order of the blocks."""
+    blocks = 64
+    width = (used + blocks - 1) // blocks
+    counts = np.zeros((blocks, 2, 4), np.int64)
+    for b in prange(blocks):
+        for e in range(b * width, min(used, (b + 1) * width)):
+            if alive[e] and not contact[e] and closeness[e] >= threshold:
+                counts[b, 0, skill_quartile[src[e]]] += 1
+                counts[b, 1, shyness_quartile[src[e]]] += 1
+    out = np.zeros((2, 4))
+    for b in range(blocks):
+        for row in range(2):
+            for q in range(4):
+                out[row, q] += counts[b, row, q]
     return out
 
 

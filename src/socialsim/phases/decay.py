@@ -4,8 +4,10 @@ capped at a Dunbar-like number (under the default budget rule the reply budget l
 from __future__ import annotations
 
 import numpy as np
+from numba import njit, prange
 
 from .. import rules
+from ..graph import parallel
 from ..params import Params
 from ..state import State
 
@@ -14,8 +16,12 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     """Familiarity and closeness decay; members beyond the Dunbar number of close ties keep only their closest."""
     it, g = params.intimacy, state.graph
     used = g.used
-    g.familiarity[:used] *= np.float32(1.0 - it.familiarity_decay)
-    g.closeness[:used] *= np.float32(1.0 - it.closeness_decay)
+    keep_familiarity, keep_closeness = np.float32(1.0 - it.familiarity_decay), np.float32(1.0 - it.closeness_decay)
+    if parallel(used):
+        _fade(g.familiarity, g.closeness, keep_familiarity, keep_closeness, used)
+    else:
+        g.familiarity[:used] *= keep_familiarity
+        g.closeness[:used] *= keep_closeness
     if it.close_rule == "dunbar":
         cap_close_ties(g, it.close_threshold, it.dunbar)
 
@@ -34,3 +40,12 @@ def cap_close_ties(g, threshold: float, dunbar: int) -> None:
     first = np.searchsorted(owner, owner)  # start of each member's run in the sorted list
     rank = np.arange(order.size) - first
     g.closeness[order[rank >= dunbar]] = np.float32(rules.demoted_closeness(threshold))
+
+
+@njit(cache=True, parallel=True)
+def _fade(familiarity, closeness, keep_familiarity, keep_closeness, used):
+    """The two decays on all threads: one float32 product per follow, correctly rounded as numpy's, so the
+    values are the same as numpy's and do not depend on the number of threads."""
+    for e in prange(used):
+        familiarity[e] *= keep_familiarity
+        closeness[e] *= keep_closeness
