@@ -107,8 +107,8 @@ def _step(page) -> int:
     return int(re.match(r"Step (\d+) of", _step_text(page)).group(1))
 
 
-def _wait_for_step(page, n: int) -> None:
-    page.locator(".socialsim-step").filter(has_text=re.compile(rf"^Step {n} of")).wait_for(timeout=UI_TIMEOUT)
+def _wait_for_step(page, n: int, timeout: float = UI_TIMEOUT) -> None:
+    page.locator(".socialsim-step").filter(has_text=re.compile(rf"^Step {n} of")).wait_for(timeout=timeout)
 
 
 def _wait_for_new_image(page, selector: str, old: bytes) -> bytes:
@@ -263,9 +263,9 @@ def test_app_in_browser(app_url, page, tmp_path):
     _wait_for_new_image(page, ".socialsim-metrics img", metrics_before)
     timings["step"] = time.monotonic() - start
 
-    # Play runs on until paused
+    # Play runs on until paused (each played step redraws three matplotlib figures: slow when the machine is busy)
     page.get_by_role("button", name="\u25b6").click()
-    _wait_for_step(page, 3)
+    _wait_for_step(page, 3, timeout=5 * UI_TIMEOUT)
     page.get_by_role("button", name="\u275a\u275a").click()
     page.get_by_role("button", name="Step", exact=True).wait_for(state="visible", timeout=UI_TIMEOUT)
     assert _step(page) >= 3
