@@ -5,6 +5,7 @@ the per-member counters, checked against a recount from the edge list."""
 import numpy as np
 import pytest
 
+from socialsim import graph as graph_module
 from socialsim.graph import N_TOMB, FollowGraph
 
 
@@ -136,6 +137,9 @@ def test_capacity_and_index_grow_and_rows_cover_every_follow():
         if step == 4:
             g.compact(force=True)
     assert g.src.shape[0] > 1024 and g.keys.shape[0] > keys
+    # the index is never more than half full, tombstones counted, and holds 12 bytes an entry
+    assert (g.n_edges + g.counters[N_TOMB]) * 2 <= g.keys.shape[0]
+    assert g.keys.itemsize + g.vals.itemsize == 12
     edges = live(g)
     pairs = np.array(sorted(edges))
     assert np.all(g.find(pairs[:, 0], pairs[:, 1]) >= 0)
@@ -152,6 +156,14 @@ def test_capacity_and_index_grow_and_rows_cover_every_follow():
     assert seen == edges
     csr = g.followees_csr()
     assert {(i, int(f)) for i in range(g.n) for f in csr.followee[csr.indptr[i]: csr.indptr[i + 1]]} == edges
+
+
+def test_a_graph_past_its_slot_limit_says_so(monkeypatch):
+    monkeypatch.setattr(graph_module, "MAX_SLOTS", 100)
+    g = graph(n=100)
+    g.add(np.arange(40), np.arange(1, 41), step=0)
+    with pytest.raises(MemoryError, match="at most 100 follows"):
+        g.add(np.arange(70), np.arange(1, 71), step=1)
 
 
 @pytest.mark.parametrize("followers, allowed", [(0, 3), (3, 3), (4, 6)])

@@ -22,6 +22,11 @@ from . import rules
 
 EMPTY = -1
 TOMB = -2
+#: the index stores each follow's slot as int32, so a graph holds at most this many slots (live and dead)
+MAX_SLOTS = 2**31 - 1
+#: after the index is rebuilt, it has at least this many entries per follow: at most a third full, so linear
+#: probing stays short, and it grows by doubling before it is half full (tombstones counted)
+INDEX_ROOM = 3
 
 #: below this many items a map over them runs on one thread: starting the threads costs more than they save
 PARALLEL_MIN = 50_000
@@ -277,8 +282,8 @@ class FollowGraph:
         self.counters = np.zeros(5, np.int64)
         for name, dtype in self.FIELDS:
             setattr(self, name, np.zeros(capacity, dtype))
-        self.keys = np.full(_pow2(4 * capacity), EMPTY, np.int64)
-        self.vals = np.zeros(self.keys.shape[0], np.int64)
+        self.keys = np.full(_pow2(INDEX_ROOM * capacity), EMPTY, np.int64)
+        self.vals = np.zeros(self.keys.shape[0], np.int32)
         self._csr = None
         self.sorted_until = 0
         self._rows = np.zeros(n + 1, np.int64)
@@ -311,6 +316,9 @@ class FollowGraph:
     # --- changes -----------------------------------------------------------
     def _reserve(self, extra: int) -> None:
         need = self.used + extra
+        if need > MAX_SLOTS:
+            raise MemoryError(f"the follow graph holds at most {MAX_SLOTS:,} follows (live and removed since the "
+                              f"last compaction); {need:,} were asked for")
         cap = self.src.shape[0]
         if need > cap:
             new_cap = max(need, int(cap * 1.5) + 1024)
@@ -320,9 +328,9 @@ class FollowGraph:
                 setattr(self, name, arr)
         # keep the table at most half full, counting tombstones
         if (self.n_edges + int(self.counters[N_TOMB]) + extra) * 2 > self.keys.shape[0]:
-            size = _pow2(4 * (self.n_edges + extra) + 1024)
+            size = _pow2(INDEX_ROOM * (self.n_edges + extra) + 1024)
             self.keys = np.full(size, EMPTY, np.int64)
-            self.vals = np.zeros(size, np.int64)
+            self.vals = np.zeros(size, np.int32)
             _rebuild_table(self.keys, self.vals, self.src, self.dst, self.alive, self.used, self.n)
             self.counters[N_TOMB] = 0
 
