@@ -115,11 +115,7 @@ def measure(name: str, src: Path, overrides: dict, tmp: Path, i: int) -> dict:
 def earlier_defaults() -> dict:
     """The defaults before the calibrated baseline (scenario=uncalibrated, without its size), so that both trees
     run the same model: the default parameters changed after 176c388."""
-    import yaml
-
-    path = ROOT / "src" / "socialsim" / "conf" / "scenario" / "uncalibrated.yaml"
-    values = {f"{g}.{k}": v for g, sub in yaml.safe_load(path.read_text()).items() for k, v in sub.items()}
-    return {k: v for k, v in values.items() if k != "population.size"}
+    return bench.scenario_overrides("uncalibrated")
 
 
 def compare(before: str, repeats: int, log) -> dict:
