@@ -11,6 +11,8 @@ loading numba's cached kernels). Measured, each in fresh processes that import s
 * ``run_2000``: seconds of a 2,000-person, 365-step run in process (the issue's small run);
 * ``cli_first_step``: ``python -m socialsim population.size=500 run.steps=1`` from start to exit (imports, Hydra,
   building, one step, writing the run folder): an upper bound of the time to the first step;
+* ``to_first_step``: the same command from the start of the process to the moment its first step begins (the
+  launcher wraps ``PlatformModel.step`` and stops the process there): the issue's start-up measure;
 * ``cli_2000``: ``python -m socialsim population.size=2000`` from start to exit (what one job of a sweep costs).
 
 Each is measured as CPU time (of the run in process; of the whole child process for the command line), which
@@ -48,7 +50,22 @@ sys.path.insert(0, str(HERE))
 import run as bench  # noqa: E402  (benchmarks/run.py: machine description and the report)
 
 SPARSE = {"run.record_every": 365}
-MEASURES = ("step_500", "run_2000", "cli_first_step", "cli_2000")
+MEASURES = ("step_500", "run_2000", "to_first_step", "cli_first_step", "cli_2000")
+
+#: runs ``python -m socialsim`` as the command line does, and stops it as its first step begins, printing the CPU
+#: time of the process and the wall clock then
+_TO_FIRST_STEP = """
+import json, os, runpy, sys, time
+from socialsim.model import PlatformModel
+
+def first_step(self):
+    print(json.dumps({"cpu_s": time.process_time(), "at": time.time()}), flush=True)
+    os._exit(0)
+
+PlatformModel.step = first_step
+sys.argv = ["socialsim", *sys.argv[1:]]
+runpy.run_module("socialsim", run_name="__main__", alter_sys=True)
+"""
 
 
 def worker(size: int, steps: int, overrides: dict) -> dict:
@@ -94,6 +111,18 @@ def _cli(src: Path, args: list[str], out: Path) -> dict:
     return {"run_s": wall, "cpu_s": cpu, "load": load0}
 
 
+def _to_first_step(src: Path, args: list[str], out: Path) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    load0 = os.getloadavg()[0]
+    t0 = time.time()
+    proc = subprocess.run([sys.executable, "-c", _TO_FIRST_STEP, *args, f"hydra.run.dir={out}"],
+                          capture_output=True, text=True, cwd=out.parent, env=env)
+    if proc.returncode != 0 or not proc.stdout.strip():
+        raise RuntimeError(f"python -m socialsim {' '.join(args)} (PYTHONPATH={src}) failed:\n{proc.stderr[-3000:]}")
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {"run_s": r["at"] - t0, "cpu_s": r["cpu_s"], "load": load0}
+
+
 def _git(*args: str) -> str:
     return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
 
@@ -106,6 +135,9 @@ def measure(name: str, src: Path, overrides: dict, tmp: Path, i: int) -> dict:
         return {**r, "value": r["cpu_s"] / 365 * 1000, "wall": r["run_s"] / 365 * 1000}
     if name == "run_2000":
         r = _in_process(src, 2000, 365, overrides)
+    elif name == "to_first_step":
+        r = _to_first_step(src, ["population.size=500", "run.steps=1", *extra],
+                           tmp / f"{name}-{src.parent.name}-{len(extra)}-{i}")
     else:
         args = ["population.size=500", "run.steps=1"] if name == "cli_first_step" else ["population.size=2000"]
         r = _cli(src, [*args, *extra], tmp / f"{name}-{src.parent.name}-{len(extra)}-{i}")
