@@ -272,13 +272,13 @@ def table_report(results: dict) -> str:
     if big:
         met = big["run_s"] <= 300 and big["peak_rss_bytes"] <= 8e9
         rows.append(f"| {TABLE_TARGETS['million'][0]} | {big['run_s']:.0f} s, {_gib(big['peak_rss_bytes'])}, "
-                    f"{big['final_edges']:,} follows at the end (measured {big.get('measured', '?')}) | | "
+                    f"{int(big['final_edges']):,} follows at the end (measured {big.get('measured', '?')}) | | "
                     f"{TABLE_TARGETS['million'][1]} | {'met' if met else 'missed'} |")
         dense = results.get("fast_uncalibrated", {}).get("1000000")
         if dense:  # the earlier defaults: a far denser world, which the targets were first set for
             met = dense["run_s"] <= 300 and dense["peak_rss_bytes"] <= 8e9
             rows.append(f"| the same with `scenario=uncalibrated` | {dense['run_s']:.0f} s, "
-                        f"{_gib(dense['peak_rss_bytes'])}, {dense['final_edges']:,} follows at the end (measured "
+                        f"{_gib(dense['peak_rss_bytes'])}, {int(dense['final_edges']):,} follows at the end (measured "
                         f"{dense.get('measured', '?')}) | | {TABLE_TARGETS['million'][1]} | "
                         f"{'met' if met else 'missed'} |")
     else:
