@@ -9,7 +9,7 @@ import pandas as pd
 from numba import njit, prange
 
 from .graph import ORIGINS, parallel
-from .state import State
+from .state import ACTIVE, QUIET, State
 
 # per step (timeseries.parquet); each with what it measures and its range
 METRICS: dict[str, str] = {
@@ -111,9 +111,16 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def measure(state: State, params) -> dict[str, float]:
-    """Every metric in METRICS for the current state."""
+    """Every metric in METRICS for the current state.
+
+    The counts behind the shares (members with a mutual tie by quartile and group, quartile sizes, ...) come from
+    one pass over the people (:func:`_member_tallies`), the rank correlations, the Gini coefficient and the top
+    shares from kernels whose sums are exact (whole numbers, or multiples of 1/4 for the centred ranks, all below
+    2**53), so they equal numpy's pairwise sums bit for bit whatever the order of the additions.
+    """
     g, pop = state.graph, state.pop
-    members = state.members()
+    members, tally = _member_tallies(state.status, g.in_deg, g.mutual, g.new_mutual, g.offline,
+                                     pop.skill_quartile, pop.shyness_quartile, pop.group)
     n_members = members.size
     followers = g.in_deg[members]
     linked_pairs = g.n_edges - g.mutual_pairs
@@ -123,10 +130,10 @@ def measure(state: State, params) -> dict[str, float]:
         "left": state.counts.left,
         "follows": g.n_edges,
         "reciprocity": g.mutual_pairs / linked_pairs if linked_pairs else 0.0,
-        "mean_followers": float(followers.mean()) if n_members else 0.0,
-        "gini_followers": gini(followers),
-        "top1_share_followers": top_share(followers, 0.01),
-        "top10_share_impressions": top_share(state.impressions[members], 0.10),
+        "mean_followers": int(tally[T_FOLLOWERS]) / n_members if n_members else 0.0,
+        "gini_followers": _count_gini(followers),
+        "top1_share_followers": _count_top_share(followers, 0.01),
+        "top10_share_impressions": _count_top_share(state.impressions[members], 0.10),
         "local_tie_share": g.local_edges / g.n_edges if g.n_edges else 0.0,
         "meetups": state.counts.meetups,
         "attendees": state.counts.attendees,
@@ -134,46 +141,225 @@ def measure(state: State, params) -> dict[str, float]:
     sample = members
     if n_members > SAMPLE:
         sample = np.sort(np.random.default_rng([params.seed, state.step]).choice(members, SAMPLE, replace=False))
-    f = ranks(g.in_deg[sample])
-    in_sample = np.zeros(state.n, bool)
-    in_sample[sample] = True
-    joined = np.flatnonzero(state.join_order >= 0)
-    by_join = np.empty(joined.size, np.int64)
-    by_join[state.join_order[joined]] = joined
-    for trait, order in (("skill", pop.skill_order), ("reach", pop.reach_order), ("join_order", by_join)):
-        out[f"spearman_{trait}_followers"] = _rank_correlation(subset_ranks(order, in_sample)[sample], f)
-    out["top_k_turnover"] = _turnover(state, params, members, followers)
-    low = members[pop.skill_quartile[members] == 0]
-    out["low_skill_connected_share"] = float((g.mutual[low] > 0).mean()) if low.size else 0.0
-    shy = members[pop.shyness_quartile[members] == 3]
-    out["shy_connected_share"] = float((g.mutual[shy] > 0).mean()) if shy.size else 0.0
-    out["offline_ties_per_member"] = float(g.offline[members].sum() / n_members) if n_members else 0.0
+    correlations = _follower_rank_correlations(g.in_deg, sample, pop.skill_order, pop.reach_order, state.join_order)
+    for trait, r in zip(("skill", "reach", "join_order"), correlations):
+        out[f"spearman_{trait}_followers"] = float(r)
+    k = min(params.metrics.top_k, n_members)
+    top = np.argpartition(-followers, k - 1)[:k] if k else members[:0]  # positions in members
+    out["top_k_turnover"] = _turnover(state, params, set(members[top].tolist()))
+    shares = {"low_skill_connected_share": (T_LOW_CONNECTED, T_LOW), "shy_connected_share": (T_SHY_CONNECTED, T_SHY),
+              "low_skill_new_tie_share": (T_LOW_NEW, T_LOW), "shy_new_tie_share": (T_SHY_NEW, T_SHY)}
+    for name, (part, whole) in shares.items():
+        out[name] = int(tally[part]) / int(tally[whole]) if tally[whole] else 0.0
+    out["offline_ties_per_member"] = int(tally[T_OFFLINE]) / n_members if n_members else 0.0
     close_ties, gap = _intimacy(state, params)
     out["close_ties_per_member"] = close_ties / n_members if n_members else 0.0
     out["intimacy_gap"] = gap
     read = state.counts.items_read
     out["nonfollower_impression_share"] = state.counts.nonfollower_read / read if read else 0.0
-    out.update(_new_ties(state, params, members, low, shy))
-    out.update(_groups(state, params, members, followers))
+    out.update(_new_close_ties(state, params, tally))
+    out.update(_groups(params, tally, n_members, top, pop.group[members[top]]))
     return {name: float(out[name]) for name in METRIC_NAMES}
 
 
-def _share(x: np.ndarray) -> float:
-    """Share of True in a boolean array (0 if empty)."""
-    return np.count_nonzero(x) / x.size if x.size else 0.0
+# the tallies of _member_tallies, by index: members, their followers and offline ties; the bottom skill quartile's
+# members, those with a mutual tie and those with a new one; the same for the top shyness quartile; all members with
+# a mutual tie and with a new one; the minority's members, with a mutual tie and with a new one; then the members
+# in each skill quartile (4) and each shyness quartile (4)
+(T_MEMBERS, T_FOLLOWERS, T_OFFLINE, T_LOW, T_LOW_CONNECTED, T_LOW_NEW, T_SHY, T_SHY_CONNECTED, T_SHY_NEW,
+ T_CONNECTED, T_NEW, T_MINORITY, T_MINORITY_CONNECTED, T_MINORITY_NEW, T_SKILL_Q, T_SHYNESS_Q) = (
+    *range(14), 14, 18)
+N_TALLIES = 22
 
 
-def _new_ties(state: State, params, members: np.ndarray, low: np.ndarray, shy: np.ndarray) -> dict[str, float]:
-    """New mutual ties (kept up to date by the graph) and new close ties by quartile (one pass over the follows)."""
+@njit(cache=True)
+def _member_tallies(status, in_deg, mutual, new_mutual, offline, skill_quartile, shyness_quartile, group):
+    """(the members' indices, the counts indexed by the ``T_*`` constants), in one pass over the people."""
+    n = status.shape[0]
+    members = np.empty(n, np.int64)
+    t = np.zeros(N_TALLIES, np.int64)
+    m = 0
+    for i in range(n):
+        if status[i] != ACTIVE and status[i] != QUIET:
+            continue
+        members[m] = i
+        m += 1
+        t[T_FOLLOWERS] += in_deg[i]
+        t[T_OFFLINE] += offline[i]
+        connected = 1 if mutual[i] > 0 else 0
+        new = 1 if new_mutual[i] > 0 else 0
+        t[T_CONNECTED] += connected
+        t[T_NEW] += new
+        if skill_quartile[i] == 0:
+            t[T_LOW] += 1
+            t[T_LOW_CONNECTED] += connected
+            t[T_LOW_NEW] += new
+        if shyness_quartile[i] == 3:
+            t[T_SHY] += 1
+            t[T_SHY_CONNECTED] += connected
+            t[T_SHY_NEW] += new
+        if group[i] == 1:
+            t[T_MINORITY] += 1
+            t[T_MINORITY_CONNECTED] += connected
+            t[T_MINORITY_NEW] += new
+        t[T_SKILL_Q + skill_quartile[i]] += 1
+        t[T_SHYNESS_Q + shyness_quartile[i]] += 1
+    t[T_MEMBERS] = m
+    return members[:m].copy(), t
+
+
+EXACT = 2**53  # whole numbers below this are exact in float64, and so are sums of them whose total is below it
+
+
+def _count_gini(x: np.ndarray) -> float:
+    """:func:`gini` of whole counts, from their histogram summed in whole numbers: the same value as ``gini``
+    (whose float sums are exact below 2**53; beyond that, ``gini`` itself)."""
+    if x.size == 0:
+        return 0.0
+    weighted, total = _gini_sums(x)
+    if total == 0:
+        return 0.0
+    if weighted >= EXACT or total >= EXACT:
+        return gini(x)
+    n = x.size
+    return 2.0 * float(weighted) / (n * float(total)) - (n + 1) / n
+
+
+@njit(cache=True)
+def _gini_sums(x):
+    """(sum of rank x value, sum of values) of :func:`gini`'s histogram formula, in whole numbers (the ranks of one
+    value sum to counts * before + counts * (counts + 1) / 2, a whole number)."""
+    top = 0
+    for v in x:
+        top = max(top, v)
+    counts = np.zeros(top + 1, np.int64)
+    for v in x:
+        counts[v] += 1
+    weighted = 0
+    total = 0
+    before = 0
+    for v in range(top + 1):
+        c = counts[v]
+        weighted += (c * before + c * (c + 1) // 2) * v
+        total += c * v
+        before += c
+    return weighted, total
+
+
+def _count_top_share(x: np.ndarray, fraction: float) -> float:
+    """:func:`top_share` of whole counts, summed in whole numbers (the same value below 2**53)."""
+    if x.size == 0:
+        return 0.0
+    k = max(1, int(np.ceil(fraction * x.size)))
+    top, total = _top_sums(x, k)
+    if total == 0:
+        return 0.0
+    if total >= EXACT:
+        return top_share(x, fraction)
+    return float(top) / float(total)
+
+
+@njit(cache=True)
+def _top_sums(x, k):
+    """(sum of the k largest values, sum of all values), in whole numbers."""
+    total = 0
+    for v in x:
+        total += v
+    part = np.partition(x.astype(np.int64), x.size - k)
+    top = 0
+    for i in range(x.size - k, x.size):
+        top += part[i]
+    return top, total
+
+
+@njit(cache=True)
+def _follower_rank_correlations(in_deg, sample, skill_order, reach_order, join_order):
+    """Spearman's rho of followers with skill, reach and join order over ``sample`` (sorted member indices), as
+    :func:`spearman` computes it: the same average ranks (followers' ranks from their histogram, the traits' from
+    everyone's order, without ties) and the same arithmetic. Every sum is exact, so its order does not matter:
+    ranks are multiples of 1/2 summing to m (m - 1) / 2, so the means are exact, the centred ranks are multiples
+    of 1/2 and their products' sums (at most m**3 / 12 with m <= SAMPLE) stay far below 2**51."""
+    n = in_deg.shape[0]
+    m = sample.shape[0]
+    out = np.zeros(3)
+    # followers' average ranks: a value's ranks run from the count of smaller values on, for its count
+    deg = np.empty(m, np.int64)
+    top = 0
+    for i in range(m):
+        deg[i] = in_deg[sample[i]]
+        top = max(top, deg[i])
+    counts = np.zeros(top + 1, np.int64)
+    for i in range(m):
+        counts[deg[i]] += 1
+    start = np.empty(top + 1, np.int64)
+    before = 0
+    for v in range(top + 1):
+        start[v] = before
+        before += counts[v]
+    f = np.empty(m)
+    for i in range(m):
+        f[i] = (2 * start[deg[i]] + counts[deg[i]] - 1) / 2.0
+    # the traits' ranks within the sample, from everyone's order by them
+    position = np.full(n, -1, np.int64)  # index in sample
+    for i in range(m):
+        position[sample[i]] = i
+    n_joined = 0
+    for i in range(n):
+        n_joined += join_order[i] >= 0
+    by_join = np.empty(n_joined, np.int64)  # the people who joined, in join order
+    for i in range(n):
+        if join_order[i] >= 0:
+            by_join[join_order[i]] = i
+    trait = np.empty(m)
+    for row in range(3):
+        order = skill_order if row == 0 else reach_order if row == 1 else by_join
+        rank = 0
+        for person in order:
+            if position[person] >= 0:
+                trait[position[person]] = rank
+                rank += 1
+        out[row] = _exact_rank_correlation(trait, f)
+    return out
+
+
+@njit(cache=True)
+def _exact_rank_correlation(x, y):
+    """:func:`_rank_correlation` for ranks whose sums are exact (see :func:`_follower_rank_correlations`)."""
+    n = x.shape[0]
+    if n < 3 or x.max() == x.min() or y.max() == y.min():
+        return 0.0
+    mean_x = 0.0
+    mean_y = 0.0
+    for i in range(n):
+        mean_x += x[i]
+        mean_y += y[i]
+    mean_x /= n
+    mean_y /= n
+    cxx = 0.0
+    cxy = 0.0
+    cyy = 0.0
+    for i in range(n):
+        dx = x[i] - mean_x
+        dy = y[i] - mean_y
+        cxx += dx * dx
+        cxy += dx * dy
+        cyy += dy * dy
+    scale = 1.0 / (n - 1)
+    r = cxy * scale / math.sqrt(cxx * scale) / math.sqrt(cyy * scale)
+    return min(max(r, -1.0), 1.0)
+
+
+def _new_close_ties(state: State, params, tally: np.ndarray) -> dict[str, float]:
+    """New close ties per member by skill and shyness quartile (one pass over the follows)."""
     g, pop = state.graph, state.pop
-    out = {"low_skill_new_tie_share": _share(g.new_mutual[low] > 0), "shy_new_tie_share": _share(g.new_mutual[shy] > 0)}
+    out = {}
     count = _new_close_by_quartile_parallel if parallel(g.used) else _new_close_by_quartile
     ties = count(g.src, g.closeness, g.contact, g.alive, g.used, params.intimacy.close_threshold,
                   pop.skill_quartile, pop.shyness_quartile)
-    for row, (trait, quartile) in enumerate((("skill", pop.skill_quartile), ("shyness", pop.shyness_quartile))):
-        size = np.bincount(quartile[members], minlength=4)
+    for row, (trait, first) in enumerate((("skill", T_SKILL_Q), ("shyness", T_SHYNESS_Q))):
         for i in range(4):
-            out[f"new_close_ties_{trait}_q{i + 1}"] = ties[row, i] / size[i] if size[i] else 0.0
+            size = int(tally[first + i])
+            out[f"new_close_ties_{trait}_q{i + 1}"] = float(ties[row, i]) / size if size else 0.0
     return out
 
 
@@ -209,22 +395,23 @@ def _new_close_by_quartile_parallel(src, closeness, contact, alive, used, thresh
     return out
 
 
-def _groups(state: State, params, members: np.ndarray, followers: np.ndarray) -> dict[str, float]:
-    """Minority visibility among the top-k by followers and, per group, the shares with (new) mutual ties."""
-    g, group = state.graph, state.pop.group
-    connected, new = g.mutual[members] > 0, g.new_mutual[members] > 0
-    out = {"minority_connected_share": 0.0, "minority_new_tie_share": 0.0, "minority_visibility": 0.0,
-           "majority_connected_share": _share(connected), "majority_new_tie_share": _share(new)}
-    if params.population.minority_share == 0:
-        return out  # no groups: everyone is in the majority
-    minority = group[members] == 1
-    for name, sel in (("minority", minority), ("majority", ~minority)):
-        out[f"{name}_connected_share"] = _share(connected[sel])
-        out[f"{name}_new_tie_share"] = _share(new[sel])
-    k = min(params.metrics.top_k, members.size)
-    if k and minority.any():
-        top = np.argpartition(-followers, k - 1)[:k]
-        out["minority_visibility"] = float(minority[top].mean() / minority.mean())
+def _groups(params, tally: np.ndarray, n_members: int, top: np.ndarray, top_group: np.ndarray) -> dict[str, float]:
+    """Minority visibility among the top-k by followers (``top``: their positions among the members, ``top_group``
+    their groups) and, per group, the shares with (new) mutual ties."""
+    share = lambda part, whole: int(part) / int(whole) if whole else 0.0  # noqa: E731
+    if params.population.minority_share == 0:  # no groups: everyone is in the majority
+        return {"minority_connected_share": 0.0, "minority_new_tie_share": 0.0, "minority_visibility": 0.0,
+                "majority_connected_share": share(tally[T_CONNECTED], n_members),
+                "majority_new_tie_share": share(tally[T_NEW], n_members)}
+    minority = int(tally[T_MINORITY])
+    majority = n_members - minority
+    out = {"minority_connected_share": share(tally[T_MINORITY_CONNECTED], minority),
+           "minority_new_tie_share": share(tally[T_MINORITY_NEW], minority),
+           "majority_connected_share": share(tally[T_CONNECTED] - tally[T_MINORITY_CONNECTED], majority),
+           "majority_new_tie_share": share(tally[T_NEW] - tally[T_MINORITY_NEW], majority),
+           "minority_visibility": 0.0}
+    if top.size and minority:
+        out["minority_visibility"] = float(np.count_nonzero(top_group == 1) / top.size / (minority / n_members))
     return out
 
 
@@ -293,20 +480,20 @@ def track_top_k(state: State, params) -> None:
     """Remember this step's top-k members by followers, for ``top_k_turnover``, on a step that is not measured
     (``run.record_every`` > 1): the turnover compares with the top group exactly ``turnover_lag`` steps earlier."""
     members = state.members()
-    _remember_top_k(state, params, members, state.graph.in_deg[members])
-
-
-def _remember_top_k(state: State, params, members: np.ndarray, followers: np.ndarray) -> set:
+    followers = state.graph.in_deg[members]
     k = min(params.metrics.top_k, members.size)
-    top = set(members[np.argpartition(-followers, k - 1)[:k]].tolist()) if k else set()
+    _remember_top_k(state, params, set(members[np.argpartition(-followers, k - 1)[:k]].tolist()) if k else set())
+
+
+def _remember_top_k(state: State, params, top: set) -> None:
     history = state.top_k_history
     history.append(top)
     del history[: max(0, len(history) - params.metrics.turnover_lag - 1)]
-    return top
 
 
-def _turnover(state: State, params, members: np.ndarray, followers: np.ndarray) -> float:
-    top = _remember_top_k(state, params, members, followers)
+def _turnover(state: State, params, top: set) -> float:
+    """Share of this step's top-k (``top``, remembered here) not in the top-k ``turnover_lag`` steps ago."""
+    _remember_top_k(state, params, top)
     history = state.top_k_history
     lag = params.metrics.turnover_lag
     past = history[0]
