@@ -4,6 +4,7 @@ intimacy.close_rule=budget); reading builds familiarity."""
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from .. import rules
 from ..graph import CONTENT
@@ -14,21 +15,19 @@ from ..state import Reshares, State
 def run(state: State, params: Params, rng: np.random.Generator) -> None:
     """Readers of this step's timeline like, reply and reshare; answered replies bring both sides closer."""
     b, g, pop, tl = params.behaviour, state.graph, state.pop, state.timeline
-    n = state.n
     c = state.counts
-    c.items_read, c.nonfollower_read = len(tl), int((tl.edge < 0).sum())
+    c.items_read, c.nonfollower_read = len(tl), 0
     c.replies = c.answered = c.reshares = 0
     state.reply_pairs = (tl.reader[:0], tl.author[:0])
     if len(tl) == 0:
         return
-    state.impressions += np.bincount(tl.author, minlength=n)
-    state.nonfollower_impressions += np.bincount(tl.author[tl.edge < 0], minlength=n)
-    # familiarity grows one-sidedly toward the authors one follows and reads (at most one post each per step)
-    followed = tl.edge[tl.edge >= 0]
-    g.familiarity[followed] += params.intimacy.familiarity_gain
+    # impressions, and familiarity growing one-sidedly toward the authors one follows and reads (at most one post
+    # each per step, so each follow's familiarity grows once)
+    c.nonfollower_read = _tally_reads(tl.author, tl.edge, state.impressions, state.nonfollower_impressions,
+                                      g.familiarity, np.float32(params.intimacy.familiarity_gain))
 
     engaged = np.flatnonzero(rng.random(len(tl)) < rules.engage_probability(tl.appeal, b.engage_base, b.engage_slope))
-    state.engagements += np.bincount(tl.author[engaged], minlength=n)
+    _count(state.engagements, tl.author, engaged)
     # one draw per item keeps the random stream independent of who engaged; only the engaged need a rule
     budget = params.intimacy.close_rule == "budget"
     u = rng.random(len(tl))[engaged]
@@ -41,10 +40,10 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
         answered = reply[u[reply] < rules.answer_probability(pop.shyness[tl.author[reply]], b.answer_prob)]
         back = g.find(tl.author[answered], tl.reader[answered])
     state.reply_pairs = (tl.reader[reply], tl.author[reply])
-    state.replies_sent += np.bincount(tl.reader[reply], minlength=n)
+    _count(state.replies_sent, tl.reader, reply)
     # an answered reply is two-way contact: closeness grows on both sides' follows, where they exist
-    edges = np.concatenate([g.find(tl.reader[answered], tl.author[answered]), back])
-    np.add.at(g.closeness, edges[edges >= 0], params.intimacy.closeness_gain_reply)
+    _grow(g.closeness, g.find(tl.reader[answered], tl.author[answered]), back,
+          np.float32(params.intimacy.closeness_gain_reply))
 
     if params.platform.reshares:
         p = rules.reshare_probability(tl.appeal, b.reshare_base, b.reshare_slope)
@@ -76,3 +75,38 @@ def _within_budgets(state: State, params: Params, rng: np.random.Generator, repl
     keep = rules.within_budget(tl.author[willing], rules.interaction_priority(
         closeness, explore_answer[willing], it.exploration), it.reply_budget)
     return reply, willing[keep], back[keep]
+
+
+@njit(cache=True)
+def _tally_reads(author, edge, impressions, nonfollower_impressions, familiarity, gain):
+    """Count each item read as an impression of its author (and a non-follower one when ``edge`` < 0); add
+    ``gain`` (float32, as numpy adds a Python float to a float32 array) to the familiarity of each follow read.
+    Returns the number of items read by non-followers."""
+    strangers = 0
+    for i in range(author.shape[0]):
+        impressions[author[i]] += 1
+        if edge[i] < 0:
+            nonfollower_impressions[author[i]] += 1
+            strangers += 1
+        else:
+            familiarity[edge[i]] += gain
+    return strangers
+
+
+@njit(cache=True)
+def _count(counter, who, items):
+    """Add one to ``counter[who[i]]`` for each ``i`` in ``items``."""
+    for i in items:
+        counter[who[i]] += 1
+
+
+@njit(cache=True)
+def _grow(closeness, forward, back, gain):
+    """Add ``gain`` to the closeness of each follow in ``forward``, then in ``back`` (slots; -1: no follow), one
+    after another as ``np.add.at`` does."""
+    for e in forward:
+        if e >= 0:
+            closeness[e] += gain
+    for e in back:
+        if e >= 0:
+            closeness[e] += gain

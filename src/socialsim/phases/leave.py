@@ -5,6 +5,7 @@ the platform is mainstream), and quiet members leave after a while, taking their
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from .. import rules
 from ..params import Params
@@ -16,20 +17,17 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     lv, pop, g = params.leaving, state.pop, state.graph
     if state.mainstream_since < 0 and state.is_member.sum() >= lv.mainstream_share * state.n:
         state.mainstream_since = state.step
-    mainstream = state.mainstream_since >= 0
-    early_elite = state.elite & (state.joined_step >= 0)
-    if mainstream:
-        early_elite &= state.joined_step <= state.mainstream_since
     if lv.exit_rule == "imposed":
+        mainstream = state.mainstream_since >= 0
+        early_elite = state.elite & (state.joined_step >= 0)
+        if mainstream:
+            early_elite &= state.joined_step <= state.mainstream_since
         p = rules.quiet_probability(early_elite, mainstream, lv.quiet_rate, lv.elite_exit_rate)
     else:
         p = rules.audience_quiet_probability(*update_audience(state, params), lv.quiet_rate, lv.tolerance,
                                              lv.disappointment_exit)
-    quiet = (state.status == ACTIVE) & (rng.random(state.n) < p)
-    state.status[quiet] = QUIET
-    state.online[quiet] = False
-    state.quiet_since[quiet] = state.step
-    gone = np.flatnonzero((state.status == QUIET) & (state.step - state.quiet_since >= lv.quiet_steps))
+    gone = _go_quiet(state.status, state.online, state.quiet_since, rng.random(state.n),
+                     np.broadcast_to(np.asarray(p, float), state.n), state.step, lv.quiet_steps)
     state.left_now = gone
     state.counts.left = len(gone)
     if gone.size == 0:
@@ -50,3 +48,20 @@ def update_audience(state: State, params: Params) -> tuple[np.ndarray, np.ndarra
     state.audience_expected[seen] = rules.update_expectation(state.audience_expected[seen], share[seen],
                                                              params.leaving.expectation_memory)
     return share, state.audience_expected
+
+
+@njit(cache=True)
+def _go_quiet(status, online, quiet_since, u, p, step, quiet_steps):
+    """Active members with ``u < p`` go quiet (offline, from this step); returns those quiet for ``quiet_steps``
+    steps, who leave now (ascending)."""
+    gone = np.empty(status.shape[0], np.int64)
+    m = 0
+    for i in range(status.shape[0]):
+        if status[i] == ACTIVE and u[i] < p[i]:
+            status[i] = QUIET
+            online[i] = False
+            quiet_since[i] = step
+        if status[i] == QUIET and step - quiet_since[i] >= quiet_steps:
+            gone[m] = i
+            m += 1
+    return gone[:m].copy()
