@@ -159,7 +159,10 @@ class State:
     def expose(self, follower, author, probability, origin: int) -> None:
         """Record exposures that may turn into follows in the follow phase; ``origin`` (a code of
         ``socialsim.graph.ORIGINS``) is how the exposure came about and becomes the follow's origin."""
-        if len(follower):
-            self.exposures.append((np.asarray(follower, np.int64), np.asarray(author, np.int64),
-                                   np.broadcast_to(np.asarray(probability, float), len(follower)),
-                                   np.full(len(follower), origin, np.int8)))
+        n = len(follower)
+        if n:
+            probability = np.asarray(probability, float)
+            if probability.shape != (n,):  # one for all (np.full costs less than np.broadcast_to)
+                probability = np.full(n, probability)
+            self.exposures.append((np.asarray(follower, np.int64), np.asarray(author, np.int64), probability,
+                                   np.full(n, origin, np.int8)))

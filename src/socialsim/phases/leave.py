@@ -27,7 +27,7 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
         p = rules.audience_quiet_probability(*update_audience(state, params), lv.quiet_rate, lv.tolerance,
                                              lv.disappointment_exit)
     gone = _go_quiet(state.status, state.online, state.quiet_since, rng.random(state.n),
-                     np.broadcast_to(np.asarray(p, float), state.n), state.step, lv.quiet_steps)
+                     np.asarray(p, float), state.step, lv.quiet_steps)
     state.left_now = gone
     state.counts.left = len(gone)
     if gone.size == 0:
