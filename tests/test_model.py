@@ -395,3 +395,17 @@ def test_a_fixed_population_seed_gives_the_same_people_in_different_worlds():
     assert not np.array_equal(a.state.pop.skill, c.state.pop.skill)
     a.run(), b.run()
     assert not a.follows_frame().equals(b.follows_frame())
+
+
+def test_slot_kinds_are_generator_choice_with_the_same_draws():
+    """The recommender of each slot is drawn as ``Generator.choice(p=...)`` draws it (values and random stream)."""
+    from socialsim.phases.recommend import slot_kinds
+
+    for seed in range(40):
+        r = np.random.default_rng(seed)
+        weights = r.random(int(r.integers(1, 6)))
+        weights = list(weights / weights.sum())
+        size = int(r.integers(0, 2000))
+        a, b = np.random.default_rng(seed + 100), np.random.default_rng(seed + 100)
+        np.testing.assert_array_equal(slot_kinds(a, weights, size), b.choice(len(weights), size=size, p=weights))
+        assert a.random() == b.random()

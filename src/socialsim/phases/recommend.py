@@ -9,6 +9,7 @@ newcomers and the rest to popularity; ``mixture`` takes ``platform.recommender_m
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from .. import rules
 from ..graph import SUGGESTED
@@ -42,22 +43,33 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     k = params.platform.recommender_slots
     reader = np.repeat(readers, k)
     names = list(weights)  # canonical order (BASE_RECOMMENDERS), not the order the mix was given in
-    kind = rng.choice(len(names), size=reader.size, p=[weights[x] for x in names])
-    candidate = np.full(reader.size, -1, np.int64)
+    kind = slot_kinds(rng, [weights[x] for x in names], reader.size)
     pool = np.flatnonzero(state.status == ACTIVE)
-    for i, name in enumerate(names):
-        sel = np.flatnonzero(kind == i)
-        if sel.size:
-            candidate[sel] = SUGGEST[name](state, params, reader[sel], pool, rng)
-    ok = candidate >= 0
-    reader, candidate = reader[ok], candidate[ok]
-    ok = (candidate != reader) & ~state.graph.follows(reader, candidate)
-    reader, candidate = reader[ok], candidate[ok]
+    if len(names) == 1:
+        candidate = SUGGEST[names[0]](state, params, reader, pool, rng)
+    else:
+        candidate = np.full(reader.size, -1, np.int64)
+        for i, name in enumerate(names):
+            sel = np.flatnonzero(kind == i)
+            if sel.size:
+                candidate[sel] = SUGGEST[name](state, params, reader[sel], pool, rng)
+    # the lookup of "no candidate" (-1) finds some follow of the reader's or none; _new_suggestions drops it anyway
+    slot = state.graph.find(reader, np.maximum(candidate, 0))
+    reader, candidate = _new_suggestions(reader, candidate, slot)
     b, pop = params.behaviour, state.pop
     # a suggestion is judged on what the account is like: its author's skill stands in for appeal
     state.expose(reader, candidate, rules.follow_probability(pop.skill[candidate], pop.reach[candidate],
                                                              b.follow_base, b.follow_slope, b.prominence),
                  SUGGESTED)
+
+
+def slot_kinds(rng: np.random.Generator, weights: list[float], size: int) -> np.ndarray:
+    """Which base recommender fills each of ``size`` slots: ``rng.choice(len(weights), size, p=weights)``, the
+    same values from the same draws (one uniform each, placed in the normalised cumulative weights), without
+    ``choice``'s checks of its arguments, which cost more than the draws at a few hundred slots."""
+    cdf = np.cumsum(weights)
+    cdf /= cdf[-1]
+    return cdf.searchsorted(rng.random(size), side="right")
 
 
 def _uniform(pool: np.ndarray, size: int, rng) -> np.ndarray:
@@ -119,3 +131,17 @@ def suggest_newcomer(state, params, reader, pool, rng):
 
 
 SUGGEST = {name: globals()[f"suggest_{name}"] for name in BASE_RECOMMENDERS}
+
+
+@njit(cache=True)
+def _new_suggestions(reader, candidate, slot):
+    """The (reader, candidate) pairs with a candidate (>= 0) other than the reader whom the reader does not
+    follow yet (``slot`` < 0: the slot of the follow, if any), in their order."""
+    keep = np.empty(reader.shape[0], np.int64)
+    m = 0
+    for j in range(reader.shape[0]):
+        if candidate[j] >= 0 and candidate[j] != reader[j] and slot[j] < 0:
+            keep[m] = j
+            m += 1
+    keep = keep[:m]
+    return reader[keep], candidate[keep]
