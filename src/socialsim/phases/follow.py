@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from .. import rules
 from ..graph import CONTENT, FOLLOW_BACK, OFFLINE
 from ..params import Params
-from ..state import ACTIVE, State
+from ..state import ACTIVE, QUIET, State
 
 
 def run(state: State, params: Params, rng: np.random.Generator) -> None:
@@ -21,7 +22,7 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
             chosen = origin != OFFLINE
             same = state.pop.group[follower] == state.pop.group[author]
             p = np.where(chosen, rules.homophilic_follow_probability(p, same, params.population.homophily), p)
-        take = (rng.random(follower.size) < p) & (state.status[follower] == ACTIVE) & state.is_member[author]
+        take = _taken(rng.random(follower.size), p, state.status, follower, author)
         follow(state, params, follower[take], author[take], rng, origin=origin[take])
 
 
@@ -43,3 +44,16 @@ def follow(state: State, params: Params, follower, followee, rng, met: bool = Fa
         back = (state.status[new_dst] == ACTIVE) & (rng.random(new_src.size) < p)
         g.add(new_dst[back], new_src[back], state.step, cap=cap, origin=FOLLOW_BACK)
     return added
+
+
+@njit(cache=True)
+def _taken(u, p, status, follower, author):
+    """The exposures that become follows: ``u < p``, an active follower and an author still a member."""
+    take = np.empty(u.shape[0], np.int64)
+    m = 0
+    for i in range(u.shape[0]):
+        if u[i] < p[i] and status[follower[i]] == ACTIVE and (status[author[i]] == ACTIVE
+                                                              or status[author[i]] == QUIET):
+            take[m] = i
+            m += 1
+    return take[:m].copy()
