@@ -152,12 +152,15 @@ def measure(state: State, params) -> dict[str, float]:
     for name, (part, whole) in shares.items():
         out[name] = int(tally[part]) / int(tally[whole]) if tally[whole] else 0.0
     out["offline_ties_per_member"] = int(tally[T_OFFLINE]) / n_members if n_members else 0.0
-    close_ties, gap = _intimacy(state, params)
+    close_ties, gap, new_close = _tie_tallies(state, params)
     out["close_ties_per_member"] = close_ties / n_members if n_members else 0.0
     out["intimacy_gap"] = gap
     read = state.counts.items_read
     out["nonfollower_impression_share"] = state.counts.nonfollower_read / read if read else 0.0
-    out.update(_new_close_ties(state, params, tally))
+    for row, (trait, first) in enumerate((("skill", T_SKILL_Q), ("shyness", T_SHYNESS_Q))):
+        for i in range(4):
+            size = int(tally[first + i])
+            out[f"new_close_ties_{trait}_q{i + 1}"] = float(new_close[row, i]) / size if size else 0.0
     out.update(_groups(params, tally, n_members, top, pop.group[members[top]]))
     return {name: float(out[name]) for name in METRIC_NAMES}
 
@@ -349,36 +352,12 @@ def _exact_rank_correlation(x, y):
     return min(max(r, -1.0), 1.0)
 
 
-def _new_close_ties(state: State, params, tally: np.ndarray) -> dict[str, float]:
-    """New close ties per member by skill and shyness quartile (one pass over the follows)."""
-    g, pop = state.graph, state.pop
-    out = {}
-    count = _new_close_by_quartile_parallel if parallel(g.used) else _new_close_by_quartile
-    ties = count(g.src, g.closeness, g.contact, g.alive, g.used, params.intimacy.close_threshold,
-                  pop.skill_quartile, pop.shyness_quartile)
-    for row, (trait, first) in enumerate((("skill", T_SKILL_Q), ("shyness", T_SHYNESS_Q))):
-        for i in range(4):
-            size = int(tally[first + i])
-            out[f"new_close_ties_{trait}_q{i + 1}"] = float(ties[row, i]) / size if size else 0.0
-    return out
-
-
-@njit(cache=True)
-def _new_close_by_quartile(src, closeness, contact, alive, used, threshold, skill_quartile, shyness_quartile):
-    """New close ties (live follows only, so of members) summed by the follower's skill and shyness quartile."""
-    out = np.zeros((2, 4))
-    for e in range(used):
-        if alive[e] and not contact[e] and closeness[e] >= threshold:
-            out[0, skill_quartile[src[e]]] += 1.0
-            out[1, shyness_quartile[src[e]]] += 1.0
-    return out
-
-
 @njit(cache=True, parallel=True)
 def _new_close_by_quartile_parallel(src, closeness, contact, alive, used, threshold, skill_quartile,
                                     shyness_quartile):
-    """:func:`_new_close_by_quartile` on all threads, in a fixed number of blocks of follows: the counts are
-    whole numbers, so their sum is the same whatever the number of threads and the order of the blocks."""
+    """The new close ties by quartile of :func:`_tie_kernel` on all threads, in a fixed number of blocks of
+    follows: the counts are whole numbers, so their sum is the same whatever the number of threads and the order
+    of the blocks."""
     blocks = 64
     width = (used + blocks - 1) // blocks
     counts = np.zeros((blocks, 2, 4), np.int64)
@@ -502,17 +481,29 @@ def _turnover(state: State, params, top: set) -> float:
     return 1.0 - len(top & past) / len(top)
 
 
-def _intimacy(state: State, params) -> tuple[int, float]:
-    g = state.graph
-    return _intimacy_kernel(g.src, g.familiarity, g.closeness, g.alive, g.used, g.n, params.intimacy.close_threshold)
+def _tie_tallies(state: State, params) -> tuple[int, float, np.ndarray]:
+    """(close ties, intimacy gap, new close ties by the follower's skill quartile (row 0) and shyness quartile
+    (row 1)), in one pass over the follows (the new close ties in a pass of their own on all threads when the
+    graph is large enough)."""
+    g, pop, threshold = state.graph, state.pop, params.intimacy.close_threshold
+    on_threads = parallel(g.used)
+    close, gap, new_close = _tie_kernel(g.src, g.familiarity, g.closeness, g.contact, g.alive, g.used, g.n, threshold,
+                                        pop.skill_quartile, pop.shyness_quartile, not on_threads)
+    if on_threads:
+        new_close = _new_close_by_quartile_parallel(g.src, g.closeness, g.contact, g.alive, g.used, threshold,
+                                                    pop.skill_quartile, pop.shyness_quartile)
+    return close, gap, new_close
 
 
 @njit(cache=True)
-def _intimacy_kernel(src, familiarity, closeness, alive, used, n, threshold):
-    """(close ties, intimacy gap): the gap is the mean over members who feel any familiarity of the share
-    of it held toward people they are not close to."""
+def _tie_kernel(src, familiarity, closeness, contact, alive, used, n, threshold, skill_quartile, shyness_quartile,
+                count_new_close):
+    """(close ties, intimacy gap, new close ties by quartile if ``count_new_close``): the gap is the mean over
+    members who feel any familiarity of the share of it held toward people they are not close to; a new close
+    tie is a close follow of someone outside one's offline contacts (live follows only, so of members)."""
     total = np.zeros(n)
     distant = np.zeros(n)
+    new_close = np.zeros((2, 4))
     close = 0
     # follows are mostly grouped by follower, so the running sums stay in registers while the follower is
     # the same (the additions happen in the same order as one by one, so the sums are the same)
@@ -532,6 +523,9 @@ def _intimacy_kernel(src, familiarity, closeness, alive, used, n, threshold):
             t += familiarity[e]
             if closeness[e] >= threshold:
                 close += 1
+                if count_new_close and not contact[e]:
+                    new_close[0, skill_quartile[s]] += 1.0
+                    new_close[1, shyness_quartile[s]] += 1.0
             else:
                 d += familiarity[e]
     if who >= 0:
@@ -543,7 +537,7 @@ def _intimacy_kernel(src, familiarity, closeness, alive, used, n, threshold):
         if total[i] > 0:
             gap += distant[i] / total[i]
             count += 1
-    return close, (gap / count if count else 0.0)
+    return close, (gap / count if count else 0.0), new_close
 
 
 def member_table(state: State, params=None) -> dict[str, np.ndarray]:

@@ -23,8 +23,9 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
         return
     # impressions, and familiarity growing one-sidedly toward the authors one follows and reads (at most one post
     # each per step, so each follow's familiarity grows once)
-    c.nonfollower_read = _tally_reads(tl.author, tl.edge, state.impressions, state.nonfollower_impressions,
-                                      g.familiarity, np.float32(params.intimacy.familiarity_gain))
+    stranger = _tally_reads(tl.author, tl.edge, state.impressions, state.nonfollower_impressions, g.familiarity,
+                            np.float32(params.intimacy.familiarity_gain))
+    c.nonfollower_read = stranger.size
 
     engaged = np.flatnonzero(rng.random(len(tl)) < rules.engage_probability(tl.appeal, b.engage_base, b.engage_slope))
     _count(state.engagements, tl.author, engaged)
@@ -50,7 +51,6 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
         share = rng.random(len(tl)) < p
         state.reshares_new = Reshares(tl.reader[share], tl.author[share], tl.appeal[share], tl.born[share])
     # a reshare exposes readers to authors they do not follow
-    stranger = tl.edge < 0
     author = tl.author[stranger]
     state.expose(tl.reader[stranger], author,
                  rules.follow_probability(tl.appeal[stranger], pop.reach[author], b.follow_base, b.follow_slope,
@@ -81,16 +81,18 @@ def _within_budgets(state: State, params: Params, rng: np.random.Generator, repl
 def _tally_reads(author, edge, impressions, nonfollower_impressions, familiarity, gain):
     """Count each item read as an impression of its author (and a non-follower one when ``edge`` < 0); add
     ``gain`` (float32, as numpy adds a Python float to a float32 array) to the familiarity of each follow read.
-    Returns the number of items read by non-followers."""
-    strangers = 0
+    Returns the items read by non-followers (ascending)."""
+    strangers = np.empty(author.shape[0], np.int64)
+    m = 0
     for i in range(author.shape[0]):
         impressions[author[i]] += 1
         if edge[i] < 0:
             nonfollower_impressions[author[i]] += 1
-            strangers += 1
+            strangers[m] = i
+            m += 1
         else:
             familiarity[edge[i]] += gain
-    return strangers
+    return strangers[:m].copy()
 
 
 @njit(cache=True)

@@ -9,6 +9,7 @@ follows each other.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from .. import rules
 from ..graph import MEETUP
@@ -25,11 +26,11 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     state.counts.meetups = state.counts.attendees = 0
     if m.rate == 0:
         return
-    active = np.flatnonzero(state.status == ACTIVE)
-    size = np.bincount(pop.town[active], minlength=params.population.towns)
+    size = _active_by_town(state.status, pop.town, params.population.towns)
     hosts = np.flatnonzero((size >= m.min_members) & (rng.random(size.size) < m.rate))
     if hosts.size == 0:
         return
+    active = np.flatnonzero(state.status == ACTIVE)
     local = active[np.isin(pop.town[active], hosts)]
     ties = g.local_out[local]
     hear = rng.random(local.size) < rules.hear_probability(ties, m.hear_prob)
@@ -69,3 +70,17 @@ def meet(state: State, params: Params, group: np.ndarray, rng: np.random.Generat
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     pair = np.unique(lo * state.n + hi)
     return pair // state.n, pair % state.n
+
+
+@njit(cache=True)
+def _active_by_town(status, town, towns):
+    """Active members per town, as ``np.bincount(town[active], minlength=towns)`` counts them."""
+    top = towns - 1
+    for i in range(status.shape[0]):
+        if status[i] == ACTIVE:
+            top = max(top, town[i])
+    size = np.zeros(top + 1, np.int64)
+    for i in range(status.shape[0]):
+        if status[i] == ACTIVE:
+            size[town[i]] += 1
+    return size
