@@ -8,7 +8,7 @@ from numba import njit
 from .. import rules
 from ..graph import CLASSIC, OFFLINE
 from ..params import Params
-from ..state import ACTIVE, OUTSIDE, State
+from ..state import ACTIVE, OUTSIDE, QUIET, State
 
 
 def seed(state: State, params: Params, rng: np.random.Generator) -> None:
@@ -55,13 +55,12 @@ def join(state: State, params: Params, joiners: np.ndarray, rng: np.random.Gener
     state.joined_step[joiners] = state.step
     state.join_order[joiners] = state.n_joined + rng.permutation(joiners.size)
     state.n_joined += joiners.size
-    owner, contact = pop.contact_pairs(joiners)
-    np.add.at(state.member_contacts, contact, 1)
+    # every contact of a newcomer counts one more contact on the platform
+    owner, contact = _meet_contacts(pop.contacts_indptr, pop.contacts, np.asarray(joiners, np.int64),
+                                    state.member_contacts, state.status)
     if params.adoption.attachment != "behaviour":
         attach(state, params, joiners, rng)
         return
-    on = state.is_member[contact]
-    owner, contact = owner[on], contact[on]
     p = params.behaviour.offline_follow_prob
     # the newcomer follows friends already there, and friends follow the newcomer
     state.expose(owner, contact, p, OFFLINE)
@@ -296,3 +295,24 @@ def _homophilic_attach_kernel(seed, joiners, degree, member, group, h_ab, m):
             degree[dst[q]] += 1.0
         degree[j] += made
     return src[:k], dst[:k]
+
+
+@njit(cache=True)
+def _meet_contacts(indptr, contacts, joiners, member_contacts, status):
+    """Add one to ``member_contacts`` of each offline contact of the joiners (once per joiner); returns the
+    (joiner, contact) pairs whose contact is a member, in the order of ``Population.contact_pairs``."""
+    total = 0
+    for p in joiners:
+        total += indptr[p + 1] - indptr[p]
+    owner = np.empty(total, np.int64)
+    contact = np.empty(total, np.int64)
+    m = 0
+    for p in joiners:
+        for k in range(indptr[p], indptr[p + 1]):
+            c = contacts[k]
+            member_contacts[c] += 1
+            if status[c] == ACTIVE or status[c] == QUIET:
+                owner[m] = p
+                contact[m] = c
+                m += 1
+    return owner[:m].copy(), contact[:m].copy()

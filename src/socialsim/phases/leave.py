@@ -36,7 +36,7 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     state.left_step[gone] = state.step
     state.followers_at_exit[gone] = g.in_deg[gone]
     g.remove_members(gone)
-    np.subtract.at(state.member_contacts, pop.contact_pairs(gone)[1], 1)
+    _forget_contacts(pop.contacts_indptr, pop.contacts, gone, state.member_contacts)
 
 
 def update_audience(state: State, params: Params) -> tuple[np.ndarray, np.ndarray]:
@@ -65,3 +65,11 @@ def _go_quiet(status, online, quiet_since, u, p, step, quiet_steps):
             gone[m] = i
             m += 1
     return gone[:m].copy()
+
+
+@njit(cache=True)
+def _forget_contacts(indptr, contacts, gone, member_contacts):
+    """Take one from ``member_contacts`` of each offline contact of those who left (once per leaver)."""
+    for p in gone:
+        for k in range(indptr[p], indptr[p + 1]):
+            member_contacts[contacts[k]] -= 1
