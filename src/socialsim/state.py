@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 from .graph import FollowGraph
 from .population import Population
@@ -154,7 +155,7 @@ class State:
 
     def members(self) -> np.ndarray:
         """Indices of the members (joined and not left)."""
-        return np.flatnonzero(self.is_member)
+        return _members(self.status)
 
     def expose(self, follower, author, probability, origin: int) -> None:
         """Record exposures that may turn into follows in the follow phase; ``origin`` (a code of
@@ -166,3 +167,15 @@ class State:
                 probability = np.full(n, probability)
             self.exposures.append((np.asarray(follower, np.int64), np.asarray(author, np.int64), probability,
                                    np.full(n, origin, np.int8)))
+
+
+@njit(cache=True)
+def _members(status):
+    """Indices of the people whose status is ACTIVE or QUIET (ascending)."""
+    out = np.empty(status.shape[0], np.int64)
+    m = 0
+    for i in range(status.shape[0]):
+        if status[i] == ACTIVE or status[i] == QUIET:
+            out[m] = i
+            m += 1
+    return out[:m].copy()

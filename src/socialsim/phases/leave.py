@@ -15,7 +15,7 @@ from ..state import ACTIVE, LEFT, QUIET, State
 def run(state: State, params: Params, rng: np.random.Generator) -> None:
     """Members go quiet by the exit rule (``leaving.exit_rule``); those quiet for ``quiet_steps`` leave."""
     lv, pop, g = params.leaving, state.pop, state.graph
-    if state.mainstream_since < 0 and state.is_member.sum() >= lv.mainstream_share * state.n:
+    if state.mainstream_since < 0 and state.members().size >= lv.mainstream_share * state.n:
         state.mainstream_since = state.step
     if lv.exit_rule == "imposed":
         mainstream = state.mainstream_since >= 0
