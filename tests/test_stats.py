@@ -65,6 +65,34 @@ def test_rank_correlation_is_numpys_corrcoef_bit_for_bit():
         assert metrics._rank_correlation(x, y) == float(np.corrcoef(x, y)[0, 1])
 
 
+def test_metric_kernels_equal_the_numpy_formulas_bit_for_bit():
+    """The per-step metrics sum whole counts in numba: the Gini coefficient, the top shares and the follower rank
+    correlations must be the numpy functions' values exactly (skewed counts with many ties, up to SAMPLE people)."""
+    rng = np.random.default_rng(7)
+    for size in [0, 1, 2, 3, 10, 500, 5000, metrics.SAMPLE]:
+        n = size + int(rng.integers(0, 50))  # everyone; the sample is size of them
+        followers = (rng.pareto(1.2, n) * rng.integers(1, 30)).astype(np.int32)
+        followers[rng.random(n) < 0.3] = 0
+        assert metrics._count_gini(followers) == metrics.gini(followers)
+        for fraction in (0.01, 0.1):
+            assert metrics._count_top_share(followers, fraction) == metrics.top_share(followers, fraction)
+        sample = np.sort(rng.choice(n, size, replace=False))
+        skill_order, reach_order = rng.permutation(n), rng.permutation(n)
+        join_order = np.full(n, -1, np.int64)
+        joined = rng.choice(n, max(size, n - 20), replace=False)  # everyone in the sample joined
+        joined = np.union1d(joined, sample)
+        join_order[joined] = rng.permutation(joined.size)
+        by_join = np.empty(joined.size, np.int64)
+        by_join[join_order[joined]] = joined
+        in_sample = np.zeros(n, bool)
+        in_sample[sample] = True
+        f = metrics.ranks(followers[sample])
+        expected = [metrics._rank_correlation(metrics.subset_ranks(order, in_sample)[sample], f)
+                    for order in (skill_order, reach_order, by_join)]
+        got = metrics._follower_rank_correlations(followers, sample, skill_order, reach_order, join_order)
+        assert got.tolist() == expected
+
+
 def test_t_interval_matches_scipy():
     x = np.array([0.3, 0.5, 0.45, 0.61, 0.2, 0.38])
     mean, lo, hi, n = study.t_interval(x)

@@ -145,7 +145,7 @@ def measure(state: State, params) -> dict[str, float]:
     for trait, r in zip(("skill", "reach", "join_order"), correlations):
         out[f"spearman_{trait}_followers"] = float(r)
     k = min(params.metrics.top_k, n_members)
-    top = np.argpartition(-followers, k - 1)[:k] if k else members[:0]  # positions in members
+    top = np.argpartition(-followers, k - 1)[:k] if k else np.zeros(0, np.int64)  # positions in members
     out["top_k_turnover"] = _turnover(state, params, set(members[top].tolist()))
     shares = {"low_skill_connected_share": (T_LOW_CONNECTED, T_LOW), "shy_connected_share": (T_SHY_CONNECTED, T_SHY),
               "low_skill_new_tie_share": (T_LOW_NEW, T_LOW), "shy_new_tie_share": (T_SHY_NEW, T_SHY)}
@@ -170,8 +170,8 @@ def measure(state: State, params) -> dict[str, float]:
 # a mutual tie and with a new one; the minority's members, with a mutual tie and with a new one; then the members
 # in each skill quartile (4) and each shyness quartile (4)
 (T_MEMBERS, T_FOLLOWERS, T_OFFLINE, T_LOW, T_LOW_CONNECTED, T_LOW_NEW, T_SHY, T_SHY_CONNECTED, T_SHY_NEW,
- T_CONNECTED, T_NEW, T_MINORITY, T_MINORITY_CONNECTED, T_MINORITY_NEW, T_SKILL_Q, T_SHYNESS_Q) = (
-    *range(14), 14, 18)
+ T_CONNECTED, T_NEW, T_MINORITY, T_MINORITY_CONNECTED, T_MINORITY_NEW) = range(14)
+T_SKILL_Q, T_SHYNESS_Q = 14, 18  # the first of four each
 N_TALLIES = 22
 
 
@@ -253,7 +253,7 @@ def _count_top_share(x: np.ndarray, fraction: float) -> float:
     """:func:`top_share` of whole counts, summed in whole numbers (the same value below 2**53)."""
     if x.size == 0:
         return 0.0
-    k = max(1, int(np.ceil(fraction * x.size)))
+    k = max(1, math.ceil(fraction * x.size))  # as int(np.ceil(...)) in top_share
     top, total = _top_sums(x, k)
     if total == 0:
         return 0.0
