@@ -409,3 +409,27 @@ def test_slot_kinds_are_generator_choice_with_the_same_draws():
         a, b = np.random.default_rng(seed + 100), np.random.default_rng(seed + 100)
         np.testing.assert_array_equal(slot_kinds(a, weights, size), b.choice(len(weights), size=size, p=weights))
         assert a.random() == b.random()
+
+
+def test_engage_kernels_round_gains_as_numpy_did():
+    """Closeness grows as ``np.add.at`` grows it (a float64 sum rounded to float32, repeats added one by one) and
+    familiarity as ``+=`` on a float32 array (the gain rounded first), for gains float32 cannot hold exactly."""
+    from socialsim.phases.engage import _grow, _tally_reads
+
+    r = np.random.default_rng(5)
+    for gain in (0.9531805571168661, 0.1, 1 / 3):
+        base = r.random(500).astype(np.float32)
+        forward, back = r.integers(-1, 500, 300), r.integers(-1, 500, 300)  # repeats and -1 (no follow) included
+        grown, expected = base.copy(), base.copy()
+        _grow(grown, forward, back, gain)
+        both = np.concatenate([forward, back])
+        np.add.at(expected, both[both >= 0], gain)
+        np.testing.assert_array_equal(grown, expected)
+
+        edge = r.permutation(500)[:200]
+        edge[::7] = -1  # items from strangers leave familiarity alone
+        familiarity, expected = base.copy(), base.copy()
+        _tally_reads(r.integers(0, 50, 200), edge, np.zeros(50, np.int64), np.zeros(50, np.int64), familiarity,
+                     np.float32(gain))
+        expected[edge[edge >= 0]] += gain
+        np.testing.assert_array_equal(familiarity, expected)

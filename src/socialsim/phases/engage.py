@@ -44,7 +44,7 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     _count(state.replies_sent, tl.reader, reply)
     # an answered reply is two-way contact: closeness grows on both sides' follows, where they exist
     _grow(g.closeness, g.find(tl.reader[answered], tl.author[answered]), back,
-          np.float32(params.intimacy.closeness_gain_reply))
+          float(params.intimacy.closeness_gain_reply))
 
     if params.platform.reshares:
         p = rules.reshare_probability(tl.appeal, b.reshare_base, b.reshare_slope)
@@ -105,7 +105,9 @@ def _count(counter, who, items):
 @njit(cache=True)
 def _grow(closeness, forward, back, gain):
     """Add ``gain`` to the closeness of each follow in ``forward``, then in ``back`` (slots; -1: no follow), one
-    after another as ``np.add.at`` does."""
+    after another as ``np.add.at`` does, and rounded as it rounds: ``np.add.at`` adds a Python float to a float32
+    array in float64 and rounds the sum to float32 (unlike ``+=``, which rounds the gain first), so ``gain`` is a
+    float64 here."""
     for e in forward:
         if e >= 0:
             closeness[e] += gain
