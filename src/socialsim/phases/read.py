@@ -203,15 +203,10 @@ def _choose(c, m, fresh, take, ranked):
 
 
 @njit(cache=True, inline="always")
-def _gather(i, r, fl, it, c, h_key, h_stamp, expired, attention, ranked, step):
-    """Reader i (member r): its candidates into c; returns (candidates, fresh posts among them, first)."""
-    m, shared = _gather_posts(i, r, fl, it, c, step)
-    fresh = m
-    # a chronological timeline shows reshares only after all fresh posts, so they are gathered (in a
-    # second walk, in the same order) only when the fresh posts leave room for them
-    if shared > 0 and (ranked or m < attention):
-        m = _gather_reshares(i, r, m, shared, fl, it, c, h_key, h_stamp, expired, step)
-    return m, fresh
+def _wants_reshares(shared, fresh, attention, ranked):
+    """Whether a reader's followees' reshares are gathered: a chronological timeline shows them only after all
+    fresh posts, so they are gathered (in a second walk, in the same order) only when those leave room."""
+    return shared > 0 and (ranked or fresh < attention)
 
 
 @njit(cache=True)
@@ -241,7 +236,10 @@ def _read(seed, readers, fl, it, expired, attention, ranked, step):
     pos = 0
     for i in range(readers.shape[0]):
         r = readers[i]
-        m, fresh = _gather(i, r, fl, it, c, h_key, h_stamp, expired, attention, ranked, step)
+        fresh, shared = _gather_posts(i, r, fl, it, c, step)
+        m = fresh
+        if _wants_reshares(shared, fresh, attention, ranked):
+            m = _gather_reshares(i, r, m, shared, fl, it, c, h_key, h_stamp, expired, step)
         if m == 0:
             continue
         for j in _choose(c, m, fresh, min(m, attention), ranked):
@@ -288,17 +286,20 @@ def _read_chunks(seed, readers, fl, it, expired, attention, ranked, step, bounds
         with ThreadPoolExecutor(len(chunks) - 1) as pool:
             rest = [pool.submit(gather, k) for k in chunks[1:]]
             parts = [gather(0)] + [f.result() for f in rest]
-    count, fresh, author, appeal, edge, born = (np.concatenate(p) for p in zip(*parts))
     if ranked:  # chosen already, in reading order
+        count, _, author, appeal, edge, born = (np.concatenate(p) for p in zip(*parts))
         return np.repeat(readers, count), author, appeal, edge, born
-    return _choose_in_order(seed, readers, count, fresh, author, appeal, edge, born, attention)
+    out = _timeline_buffers(readers.size * attention)
+    _seed(seed)  # numba's generator is per thread: this one draws for every chunk, in reader order
+    pos = 0
+    for k, part in zip(chunks, parts, strict=True):
+        pos = _choose_in_order(readers[bounds[k]:bounds[k + 1]], *part, attention, out, pos)
+    return tuple(o[:pos] for o in out)
 
 
 @njit(cache=True)
 def _grown(a, need):
-    """a, or a copy of it with room for at least need items (twice its length or more)."""
-    if need <= a.shape[0]:
-        return a
+    """A copy of a with room for at least need items (twice its length or more)."""
     b = np.empty(max(need, 2 * a.shape[0]), a.dtype)
     b[:a.shape[0]] = a
     return b
@@ -321,45 +322,55 @@ def _gather_chunk(readers, lo, hi, fl, it, expired, attention, ranked, step):
     _, author, appeal, edge, born = _timeline_buffers(max(1, (hi - lo) * attention))
     pos = 0
     for i in range(lo, hi):
-        m, fresh[i - lo] = _gather(i, readers[i], fl, own, c, h_key, h_stamp, expired, attention, ranked, step)
+        r = readers[i]
+        m, shared = _gather_posts(i, r, fl, own, c, step)
+        fresh[i - lo] = m
+        if _wants_reshares(shared, m, attention, ranked):
+            m = _gather_reshares(i, r, m, shared, fl, own, c, h_key, h_stamp, expired, step)
         if m == 0:
             continue
+        if pos + m > author.shape[0]:  # seldom: the room at least doubles
+            author, appeal = _grown(author, pos + m), _grown(appeal, pos + m)
+            edge, born = _grown(edge, pos + m), _grown(born, pos + m)
         if ranked:
             pick = _choose(c, m, 0, min(m, attention), True)
+            m = pick.shape[0]
+            for t in range(m):
+                j = pick[t]
+                author[pos + t] = c_author[j]
+                appeal[pos + t] = c_appeal[j]
+                edge[pos + t] = c_edge[j]
+                born[pos + t] = c_born[j]
         else:
-            pick = c.order[:m]
-            for j in range(m):
-                pick[j] = j
-        k = pick.shape[0]
-        author, appeal = _grown(author, pos + k), _grown(appeal, pos + k)
-        edge, born = _grown(edge, pos + k), _grown(born, pos + k)
-        for t in range(k):
-            j = pick[t]
-            author[pos + t] = c_author[j]
-            appeal[pos + t] = c_appeal[j]
-            edge[pos + t] = c_edge[j]
-            born[pos + t] = c_born[j]
-        count[i - lo] = k
-        pos += k
+            author[pos:pos + m] = c_author[:m]
+            appeal[pos:pos + m] = c_appeal[:m]
+            edge[pos:pos + m] = c_edge[:m]
+            born[pos:pos + m] = c_born[:m]
+        count[i - lo] = m
+        pos += m
     return count, fresh, author[:pos], appeal[:pos], edge[:pos], born[:pos]
 
 
 @njit(cache=True)
-def _choose_in_order(seed, readers, count, fresh, author, appeal, edge, born, attention):
-    """A chronological timeline from the gathered candidates (each reader's count of them, fresh posts first):
-    the draws of :func:`_read`, in the same reader order from the same seed."""
+def _seed(seed):
+    """Seeds numba's generator of the calling thread (each thread has its own)."""
     np.random.seed(seed)
-    n = readers.shape[0]
-    o_reader, o_author, o_appeal, o_edge, o_born = _timeline_buffers(n * attention)
+
+
+@njit(cache=True)
+def _choose_in_order(readers, count, fresh, author, appeal, edge, born, attention, out, pos):
+    """A chronological timeline from one chunk's candidates (each reader's count of them, fresh posts first),
+    written into out (reader, author, appeal, edge, born) from pos on; returns where it ends. Draws what
+    :func:`_read` draws for these readers, in the same order, from this thread's generator."""
+    o_reader, o_author, o_appeal, o_edge, o_born = out
     width = 1
-    for i in range(n):
+    for i in range(readers.shape[0]):
         width = max(width, count[i])
     # _choose orders a chronological timeline through the order buffer only
     scratch = Candidates(np.empty(0, np.int64), np.empty(0, np.float64), np.empty(0, np.int64),
                          np.empty(0, np.int64), np.empty(0, np.float64), np.empty(width, np.int64))
     start = 0
-    pos = 0
-    for i in range(n):
+    for i in range(readers.shape[0]):
         m = count[i]
         if m == 0:
             continue
@@ -371,4 +382,4 @@ def _choose_in_order(seed, readers, count, fresh, author, appeal, edge, born, at
             o_born[pos] = born[start + j]
             pos += 1
         start += m
-    return o_reader[:pos], o_author[:pos], o_appeal[:pos], o_edge[:pos], o_born[:pos]
+    return pos
