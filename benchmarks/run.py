@@ -72,12 +72,17 @@ def worker(engine: str, size: int, steps: int, seed: int, trace: bool, overrides
     """Build and run one model in this process; returns times, sizes and the peak memory of the process."""
     import numpy as np
 
+    import socialsim.graph
     from socialsim import PlatformModel
     from socialsim.reference import ReferenceModel
 
     cls = PlatformModel if engine == "fast" else ReferenceModel
     t0 = time.perf_counter()
-    cls(population__size=200, seed=seed).run(5)  # warm-up: numba kernels are compiled or loaded from cache
+    # warm-up: numba kernels are compiled or loaded from cache, the parallel ones too (with several threads they
+    # run on every size during it)
+    threshold, socialsim.graph.PARALLEL_MIN = socialsim.graph.PARALLEL_MIN, 0
+    cls(population__size=200, seed=seed).run(5)
+    socialsim.graph.PARALLEL_MIN = threshold
     phase_s = _time_phases() if engine == "fast" else {}
     warmup = time.perf_counter() - t0
     rss_warm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
