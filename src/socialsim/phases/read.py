@@ -49,6 +49,7 @@ def run(state: State, params: Params, rng: np.random.Generator) -> None:
     walk = (readers, follows, items, state.step - pl.post_lifetime, pl.attention, pl.timeline == "engagement",
             state.step)
     seed = int(rng.integers(2**62))
+    # the follows walked are counted only when threads may be used, so the one-thread read costs what it did
     bounds = _chunk_bounds(readers, follows, numba.get_num_threads()) if graph.PARALLEL else None
     out = _read(seed, *walk) if bounds is None else _read_chunks(seed, *walk, bounds)
     state.timeline = Timeline(*out, reshared=out[3] < 0)
