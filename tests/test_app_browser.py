@@ -124,14 +124,18 @@ def _wait_for_new_image(page, selector: str, old: bytes) -> bytes:
 
 
 # records, in the page, every distinct pair of world captions ("World A, step k ...") as the DOM changes
+# one observer per page, however many plays (each play empties the list); textContent, not innerText, which
+# would make the browser lay the page out again on every change it observes
 WATCH_CAPTIONS = """() => {
   window.__captions = [];
-  const read = () => Array.from(document.querySelectorAll('.socialsim-caption')).map(e => e.innerText).join('|');
-  new MutationObserver(() => {
+  if (window.__captionsObserver) return;
+  const read = () => Array.from(document.querySelectorAll('.socialsim-caption')).map(e => e.textContent).join('|');
+  window.__captionsObserver = new MutationObserver(() => {
     const now = read();
     const seen = window.__captions;
     if (!seen.length || seen[seen.length - 1] !== now) seen.push(now);
-  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+  });
+  window.__captionsObserver.observe(document.body, {subtree: true, childList: true, characterData: true});
 }"""
 
 

@@ -30,9 +30,13 @@ import sys
 import threading
 import time
 import warnings
+from html import escape
 
+import ipyvue
 import numpy as np
+import reacton.core
 import solara
+import traitlets
 import solara.server.settings
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
@@ -450,7 +454,7 @@ _CSS = """
 .socialsim-levers-row > * { flex: 1 1 0; min-width: 0; }
 .socialsim-levers-row .v-input { margin-top: 0; padding-top: 0; }
 .socialsim-network-svg svg { width: 100%; height: auto; max-height: 380px; display: block; }
-.socialsim-charts { flex-wrap: wrap; }
+.socialsim-charts { display: flex; flex-wrap: wrap; gap: 4px; }
 .socialsim-metric { flex: 1 1 220px; max-width: 330px; }
 .socialsim-metric svg { width: 100%; height: auto; display: block; }
 .socialsim-quartiles-svg { flex: 2 1 440px; max-width: 660px; }
@@ -634,33 +638,35 @@ def world_design(p, fixed: dict) -> str:
 def WorldColumn(model: AppCompareModel, side: int, colour_by: str, controls: solara.Reactive):
     """One world: its levers, its follow network and what the drawing shows."""
     update_counter.get()
-    svg_text = solara.use_memo(lambda: _timed(f"network {'AB'[side]}",
-                                              lambda: network_svg(model, side, model.sample, colour_by)),
-                               dependencies=[id(model), model.steps, colour_by])
+    # the drawing and its caption in one element: one message to the browser per step instead of two
+    drawing = solara.use_memo(
+        lambda: _timed(f"network {'AB'[side]}", lambda: (
+            f'<div class="socialsim-network-svg">{network_svg(model, side, model.sample, colour_by)}</div>'
+            f'<div class="socialsim-caption">{escape(network_caption(model, side, model.sample))}</div>')),
+        dependencies=[id(model), model.steps, colour_by])
     world = model.worlds[side]
     with solara.Column(classes=["socialsim-world", f"socialsim-world-{'ab'[side]}"], gap="2px"):
         solara.Text(f"World {'AB'[side]}", classes=["socialsim-world-title"])
         WorldLevers("ab"[side], controls)
         solara.Text(world_design(world.params, model.preset.fixed("ab"[side])), classes=["socialsim-world-design"])
-        _svg_panel(svg_text, "socialsim-network-svg")
-        solara.Text(network_caption(model, side, model.sample), classes=["socialsim-caption"])
+        _svg_panel(drawing, "socialsim-network")
 
 
 @solara.component
 def CompareCharts(model: AppCompareModel):
     """The headline metrics of both worlds on shared axes, followers by skill quartile, and the verdict."""
     update_counter.get()
-    panels = solara.use_memo(
-        lambda: _timed("compare charts", lambda: [metric_svg(model, *m) for m in headline_metrics(model)]
-                       + [quartile_svg(model)]),
+    # all panels and the verdict in one element: one message to the browser per step instead of seven
+    charts = solara.use_memo(
+        lambda: _timed("compare charts", lambda: (
+            '<div class="socialsim-charts">'
+            + "".join(f'<div class="socialsim-metric">{metric_svg(model, *m)}</div>' for m in headline_metrics(model))
+            + f'<div class="socialsim-quartiles-svg">{quartile_svg(model)}</div></div>'
+            f'<div class="socialsim-verdict">{escape(verdict(model))}</div>')),
         dependencies=[id(model), model.steps])
     with solara.Column(gap="4px"):
         solara.Text("Both worlds on shared axes: A solid blue, B dashed orange.", classes=["socialsim-chart-key"])
-        with solara.Row(classes=["socialsim-charts"], gap="4px"):
-            for text in panels[:-1]:
-                _svg_panel(text, "socialsim-metric")
-            _svg_panel(panels[-1], "socialsim-quartiles-svg")
-        solara.Text(verdict(model), classes=["socialsim-verdict"])
+        _svg_panel(charts, "socialsim-compare-charts")
 
 
 @solara.component
@@ -718,22 +724,33 @@ def CompareView():
 def _Controller(model: solara.Reactive, parameters: solara.Reactive, play_interval: solara.Reactive):
     """Reset / Play / Step for the model in ``model``; Reset builds a new one from ``parameters``.
 
-    Playing steps once, waits until the page has drawn that step (:func:`_DrawnSignal` sets the event after each
-    render), then pauses ``play_interval`` ms: every step is drawn, and a slow drawing slows the play instead of
-    piling up steps the page never shows."""
+    Playing steps once, renders the page once for that step, waits until the browser reports it has painted
+    it (:class:`_PaintedSignal`), then pauses ``play_interval`` ms: every step is drawn, and a slow page slows
+    the play instead of piling up steps it never shows."""
     playing = solara.use_reactive(False)
     error = solara.use_reactive(None)
-    drawn = solara.use_memo(threading.Event, [])
+    painted = solara.use_memo(_Painted, [])
+    # all of a step's changes in one render pass: the components that show the step each subscribe to the
+    # update counter, and without a batch each of them would get a pass over the whole page of its own
+    render_context = reacton.core.get_render_context()
     current = model.value
 
     def play():
         try:
             while playing.value and model.value.running:
-                drawn.clear()
+                t0 = time.perf_counter()
                 model.value.step()
-                force_update()
-                drawn.wait(timeout=PLAY_DRAW_TIMEOUT)
+                t1 = time.perf_counter()
+                with render_context:
+                    force_update()
+                t2 = time.perf_counter()
+                painted.wait(update_counter.value, timeout=PLAY_DRAW_TIMEOUT)
+                t3 = time.perf_counter()
                 time.sleep(play_interval.value / 1000)
+                if _TIMING:
+                    print(f"socialsim.app: play step {model.value.steps} step {1000 * (t1 - t0):.1f} ms, render "
+                          f"{1000 * (t2 - t1):.1f} ms, paint {1000 * (t3 - t2):.1f} ms, pause "
+                          f"{1000 * (time.perf_counter() - t3):.1f} ms", file=sys.stderr, flush=True)
         except Exception as exc:  # shown on the page: a failing step must not leave Play spinning silently
             error.set(f"error in step: {exc}")
         playing.set(False)
@@ -745,16 +762,18 @@ def _Controller(model: solara.Reactive, parameters: solara.Reactive, play_interv
             model.value.step()
         except Exception as exc:
             error.set(f"error in step: {exc}")
-        force_update()
+        with render_context:
+            force_update()
 
     def reset():
-        playing.set(False)
-        error.set(None)
-        model.set(type(model.value)(**parameters.value))
-        force_update()
+        with render_context:
+            playing.set(False)
+            error.set(None)
+            model.set(type(model.value)(**parameters.value))
+            force_update()
 
-    update_counter.get()
-    _DrawnSignal(drawn)
+    counter = update_counter.get()
+    _PaintedSignal.element(shown=counter, on_painted=painted.report)
     with solara.Row(justify="space-between"):
         solara.Button(label="Reset", color="primary", on_click=reset)
         solara.Button(label="\u275a\u275a" if playing.value else "\u25b6", color="primary",
@@ -764,14 +783,54 @@ def _Controller(model: solara.Reactive, parameters: solara.Reactive, play_interv
         solara.Error(error.value)
 
 
-@solara.component
-def _DrawnSignal(drawn: threading.Event):
-    """Sets ``drawn`` once the page has rendered the latest step (effects run after a render is applied)."""
-    counter = update_counter.get()
-    solara.use_effect(drawn.set, [counter])
+class _PaintedSignal(ipyvue.VueTemplate):
+    """A hidden element that tells the server which update the browser has painted.
+
+    ``shown`` is the update counter of the latest render; when it changes, the page waits two animation frames
+    (the frame that lays out and paints the update's changes, and one more for changes that arrived just
+    after it) and sets ``painted`` to it. A hidden page paints nothing, so it answers at once."""
+
+    template = traitlets.Unicode("""
+<template>
+  <span style="display: none"></span>
+</template>
+<script>
+module.exports = {
+  watch: {
+    shown(value) {
+      if (document.hidden) {
+        this.painted = value;
+        return;
+      }
+      requestAnimationFrame(() => requestAnimationFrame(() => { this.painted = value; }));
+    },
+  },
+};
+</script>
+""").tag(sync=True)
+    shown = traitlets.Int(0).tag(sync=True)
+    painted = traitlets.Int(-1).tag(sync=True)
 
 
-PLAY_DRAW_TIMEOUT = 10.0  # s a playing step waits for its drawing before it goes on regardless
+class _Painted:
+    """The latest update the browser reported painted, and a wait for a given one (thread-safe)."""
+
+    def __init__(self):
+        self._changed = threading.Condition()
+        self.latest = -1
+
+    def report(self, value: int) -> None:
+        with self._changed:
+            self.latest = max(self.latest, int(value))
+            self._changed.notify_all()
+
+    def wait(self, value: int, timeout: float) -> bool:
+        """Wait until update ``value`` was painted (or ``timeout`` s); whether it was."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.latest >= value, timeout=timeout)
+
+
+PLAY_DRAW_TIMEOUT = 10.0  # s a playing step waits for the browser to paint it before it goes on regardless
 
 
 @solara.component
@@ -807,7 +866,7 @@ def SingleView():
 
 
 TABS = ("Compare two designs", "One world")
-COMPARE_PLAY_INTERVAL = 20  # ms between steps when playing: the browser needs a pause to draw (a viewer can slow it)
+COMPARE_PLAY_INTERVAL = 0  # ms between steps when playing: Play already waits until the browser painted a step
 SINGLE_PLAY_INTERVAL = 150
 
 

@@ -110,6 +110,9 @@ def network_svg(model: CompareModel, side: int, sample: NetworkSample, colour_by
         fill = np.array(GROUP_COLOURS)[pop.group[nodes]]
     else:
         fill = np.array(QUARTILE_COLOURS)[pop.skill_quartile[nodes]]
+    # the attributes all members (and all non-members) share are set once on their group: a smaller drawing
+    # for the browser to parse each step; non-members' rings go first, under the members
+    rings, discs = ['<g fill="none" stroke="#b0b0b0" stroke-width="1">'], ['<g stroke="#000" stroke-width="0.6">']
     for k, i in enumerate(nodes.tolist()):
         x, y = xy[i]
         traits = (f"person {i}: skill {pop.skill[i]:.2f} (Q{pop.skill_quartile[i] + 1}), "
@@ -120,12 +123,13 @@ def network_svg(model: CompareModel, side: int, sample: NetworkSample, colour_by
             r = 3.0 + 14.0 * np.sqrt(g.in_deg[i] / followers_scale)
             tip = (f"{traits}\nfollowers {g.in_deg[i]}, follows {g.out_deg[i]}, new ties {g.new_mutual[i]}, "
                    f"close ties {close[i]}")
-            out.append(f'<circle cx="{x:.0f}" cy="{y:.0f}" r="{r:.1f}" fill="{fill[k]}" stroke="#000" '
-                       f'stroke-width="0.6" data-person="{i}"><title>{escape(tip)}</title></circle>')
+            discs.append(f'<circle cx="{x:.0f}" cy="{y:.0f}" r="{r:.1f}" fill="{fill[k]}" data-person="{i}">'
+                         f"<title>{escape(tip)}</title></circle>")
         else:
             tip = f"{traits}\nnot a member in this world"
-            out.append(f'<circle cx="{x:.0f}" cy="{y:.0f}" r="3" fill="none" stroke="#b0b0b0" stroke-width="1" '
-                       f'data-person="{i}"><title>{escape(tip)}</title></circle>')
+            rings.append(f'<circle cx="{x:.0f}" cy="{y:.0f}" r="3" data-person="{i}"><title>{escape(tip)}</title>'
+                         "</circle>")
+    out += rings + ["</g>"] + discs + ["</g>"]
     out.append("</svg>")
     return "".join(out)
 
