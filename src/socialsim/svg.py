@@ -45,10 +45,34 @@ class NetworkSample:
         self.key = np.random.default_rng([seed, 7]).random(pop.size)  # a fixed random rank per person
         xy = population_layout(pop, seed)
         self.xy = np.column_stack([30 + xy[:, 0] * (WIDTH - 60), 30 + xy[:, 1] * (HEIGHT - 60)])
+        # what does not change from step to step, as drawing text, made once: every person's point ("x y")
+        # and circle centre, and (on first use) their traits for the hover text
+        self.point = [f"{x:.0f} {y:.0f}" for x, y in self.xy.tolist()]
+        self.centre = [f'cx="{x:.0f}" cy="{y:.0f}"' for x, y in self.xy.tolist()]
+        self._traits: dict[int, str] = {}
+        self._people: tuple = (None, None)  # (the worlds' steps, people()) of the last call
+
+    def traits(self, i: int) -> str:
+        """Person ``i``'s traits as hover text (HTML-escaped): skill, shyness, reach, town, and group if any."""
+        text = self._traits.get(i)
+        if text is None:
+            pop = self.model.a.state.pop
+            text = (f"person {i}: skill {pop.skill[i]:.2f} (Q{pop.skill_quartile[i] + 1}), "
+                    f"shyness {pop.shyness[i]:.2f}, reach {pop.reach[i]:.2f}, town {pop.town[i]}")
+            if pop.group.any():
+                text += ", minority" if pop.group[i] else ", majority"
+            text = self._traits[i] = escape(text)
+        return text
 
     def people(self) -> tuple[np.ndarray, int]:
         """(ids of the people drawn, number of people who are members in either world)."""
         worlds = self.model.worlds
+        steps = tuple(w.steps for w in worlds)
+        if self._people[0] != steps:  # both drawings and both captions of a step ask: work it out once
+            self._people = (steps, self._choose(worlds))
+        return self._people[1]
+
+    def _choose(self, worlds) -> tuple[np.ndarray, int]:
         member = np.zeros(self.key.size, bool)
         tops = []
         for w in worlds:
@@ -78,7 +102,6 @@ def network_svg(model: CompareModel, side: int, sample: NetworkSample, colour_by
     world = model.worlds[side]
     state, g, pop = world.state, world.state.graph, world.state.pop
     nodes, n_members = sample.people()
-    xy = sample.xy
     shown = np.zeros(pop.size, bool)
     shown[nodes] = True
     slots = g.alive_index()
@@ -92,17 +115,15 @@ def network_svg(model: CompareModel, side: int, sample: NetworkSample, colour_by
         groups = [(ORIGIN_COLOURS[c], 1.2, 0.7, origin == c) for c in range(len(ORIGINS))]
     else:
         groups = [(ONLINE_EDGE, 0.8, 0.45, ~met), (OFFLINE_EDGE, 2.2, 0.8, met)]
+    point = sample.point
     for colour, width, alpha, sel in groups:
         if sel.any():
-            a, b = xy[src[sel]], xy[dst[sel]]
-            d = "".join(f"M{ax:.0f} {ay:.0f}L{bx:.0f} {by:.0f}" for ax, ay, bx, by in
-                        zip(a[:, 0].tolist(), a[:, 1].tolist(), b[:, 0].tolist(), b[:, 1].tolist()))
+            d = "".join(f"M{point[a]}L{point[b]}" for a, b in zip(src[sel].tolist(), dst[sel].tolist()))
             out.append(f'<path d="{d}" stroke="{colour}" stroke-width="{width}" stroke-opacity="{alpha}" '
                        f'fill="none"/>')
     is_member = np.zeros(pop.size, bool)
     is_member[state.members()] = True
-    member = is_member[nodes]
-    groups = bool(pop.group.any())
+    member = is_member[nodes].tolist()
     followers_scale = max(1.0, float(max(w.state.graph.in_deg[nodes].max(initial=0) for w in model.worlds)))
     if colour_by == "town":
         fill = np.array(TOWN_COLOURS)[pop.town[nodes] % len(TOWN_COLOURS)]
@@ -110,25 +131,21 @@ def network_svg(model: CompareModel, side: int, sample: NetworkSample, colour_by
         fill = np.array(GROUP_COLOURS)[pop.group[nodes]]
     else:
         fill = np.array(QUARTILE_COLOURS)[pop.skill_quartile[nodes]]
+    fill = fill.tolist()
+    radius = (3.0 + 14.0 * np.sqrt(g.in_deg[nodes] / followers_scale)).tolist()
+    in_deg, out_deg, new_mutual, close = (g.in_deg[nodes].tolist(), g.out_deg[nodes].tolist(),
+                                          g.new_mutual[nodes].tolist(), close[nodes].tolist())
     # the attributes all members (and all non-members) share are set once on their group: a smaller drawing
     # for the browser to parse each step; non-members' rings go first, under the members
     rings, discs = ['<g fill="none" stroke="#b0b0b0" stroke-width="1">'], ['<g stroke="#000" stroke-width="0.6">']
     for k, i in enumerate(nodes.tolist()):
-        x, y = xy[i]
-        traits = (f"person {i}: skill {pop.skill[i]:.2f} (Q{pop.skill_quartile[i] + 1}), "
-                  f"shyness {pop.shyness[i]:.2f}, reach {pop.reach[i]:.2f}, town {pop.town[i]}")
-        if groups:
-            traits += ", minority" if pop.group[i] else ", majority"
         if member[k]:
-            r = 3.0 + 14.0 * np.sqrt(g.in_deg[i] / followers_scale)
-            tip = (f"{traits}\nfollowers {g.in_deg[i]}, follows {g.out_deg[i]}, new ties {g.new_mutual[i]}, "
-                   f"close ties {close[i]}")
-            discs.append(f'<circle cx="{x:.0f}" cy="{y:.0f}" r="{r:.1f}" fill="{fill[k]}" data-person="{i}">'
-                         f"<title>{escape(tip)}</title></circle>")
+            discs.append(f'<circle {sample.centre[i]} r="{radius[k]:.1f}" fill="{fill[k]}" data-person="{i}">'
+                         f"<title>{sample.traits(i)}\nfollowers {in_deg[k]}, follows {out_deg[k]}, new ties "
+                         f"{new_mutual[k]}, close ties {close[k]}</title></circle>")
         else:
-            tip = f"{traits}\nnot a member in this world"
-            rings.append(f'<circle cx="{x:.0f}" cy="{y:.0f}" r="3" data-person="{i}"><title>{escape(tip)}</title>'
-                         "</circle>")
+            rings.append(f'<circle {sample.centre[i]} r="3" data-person="{i}"><title>{sample.traits(i)}\nnot a '
+                         "member in this world</title></circle>")
     out += rings + ["</g>"] + discs + ["</g>"]
     out.append("</svg>")
     return "".join(out)
