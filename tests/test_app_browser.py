@@ -3,8 +3,8 @@
 The server is ``python -m socialsim.viz`` on a free port of 127.0.0.1, started by a fixture and torn down after.
 Playwright never downloads a browser here: it launches ``/usr/bin/chromium`` (``CHROMIUM`` overrides the path).
 One test walks through the whole page so that under ``pytest -n 2`` only one server and one browser run at a
-time: compare mode (both networks, Play with both worlds in step and its rate reported, a lever of one world and
-Reset, a preset, the verdict), then the one-world view (Step, Play, a new recommender on Reset).
+time: compare mode (both networks, Play with both worlds in step and its rate reported, pinning a person's card,
+Reset during Play, a lever of one world and Reset, a preset, the verdict), then the one-world view (Step, Play, a new recommender on Reset).
 """
 
 from __future__ import annotations
@@ -219,6 +219,29 @@ def test_app_in_browser(app_url, page, tmp_path):
     # hovering a person: their traits and ties (an SVG title per person)
     tip = networks.nth(0).locator("circle title").first.text_content()
     assert "skill" in tip and ("followers" in tip or "not a member" in tip)
+
+    # clicking a person pins their card, with a line per world; clicking them again unpins it
+    person = networks.nth(0).locator("circle[data-person]").first
+    person_id = person.get_attribute("data-person")
+    person.dispatch_event("click")  # a synthetic click: small rings may lie under larger circles
+    card = page.locator(".socialsim-pinned")
+    card.wait_for(timeout=UI_TIMEOUT)
+    assert card.locator(".socialsim-pinned-traits").inner_text().startswith(f"person {person_id}:")
+    assert [t[:8] for t in card.locator(".socialsim-pinned-world").all_inner_texts()] == ["World A:", "World B:"]
+    networks.nth(1).locator(f'circle[data-person="{person_id}"]').dispatch_event("click")
+    card.wait_for(state="detached", timeout=UI_TIMEOUT)
+
+    # Reset while playing: Play stops, both worlds go back to step 0 and stay there
+    page.get_by_role("button", name="\u25b6").click()
+    page.wait_for_function(f"() => +document.querySelector('.socialsim-step').textContent.match(/Step (\\d+)/)[1] >= "
+                           f"{end + 2}", timeout=UI_TIMEOUT)
+    page.get_by_role("button", name="Reset", exact=True).click()
+    _wait_for_step(page, 0)
+    page.get_by_role("button", name="\u25b6").wait_for(timeout=UI_TIMEOUT)
+    page.wait_for_timeout(1500)
+    assert _step(page) == 0
+    for side in "AB":
+        page.locator(".socialsim-caption").filter(has_text=f"World {side}, step 0:").wait_for(timeout=UI_TIMEOUT)
 
     # a lever of world B changes world B only, on Reset
     design_a = _design(page, "a")

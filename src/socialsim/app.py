@@ -464,6 +464,11 @@ _CSS = """
 .socialsim-key { display: inline-flex; align-items: center; margin-right: 10px; }
 .socialsim-dot { display: inline-block; width: 10px; height: 10px; border-radius: 50%; margin-right: 4px; }
 .socialsim-line { display: inline-block; width: 16px; margin-right: 4px; }
+.socialsim-network-svg circle { cursor: pointer; }
+.socialsim-pinned { position: fixed; z-index: 10; max-width: 330px; background: #fff; border: 1px solid #888;
+  border-radius: 4px; padding: 4px 22px 4px 8px; font-size: 0.78rem; box-shadow: 0 2px 6px rgba(0, 0, 0, 0.25); }
+.socialsim-pinned-traits { font-weight: 500; }
+.socialsim-pinned-close { position: absolute; top: 2px; right: 6px; cursor: pointer; }
 """
 
 
@@ -717,6 +722,7 @@ def CompareView():
         with solara.Row(classes=["socialsim-worlds"], gap="8px"):
             WorldColumn(m, 0, colour_by, controls)
             WorldColumn(m, 1, colour_by, controls)
+        PinnedPerson.element()
         CompareCharts(m)
 
 
@@ -736,10 +742,11 @@ def _Controller(model: solara.Reactive, parameters: solara.Reactive, play_interv
     current = model.value
 
     def play():
+        current = model.value  # Reset swaps the model: this play never steps the new one
         try:
-            while playing.value and model.value.running:
+            while playing.value and model.value is current and current.running:
                 t0 = time.perf_counter()
-                model.value.step()
+                current.step()
                 t1 = time.perf_counter()
                 with render_context:
                     force_update()
@@ -748,12 +755,14 @@ def _Controller(model: solara.Reactive, parameters: solara.Reactive, play_interv
                 t3 = time.perf_counter()
                 time.sleep(play_interval.value / 1000)
                 if _TIMING:
-                    print(f"socialsim.app: play step {model.value.steps} step {1000 * (t1 - t0):.1f} ms, render "
+                    print(f"socialsim.app: play step {current.steps} step {1000 * (t1 - t0):.1f} ms, render "
                           f"{1000 * (t2 - t1):.1f} ms, paint {1000 * (t3 - t2):.1f} ms, pause "
                           f"{1000 * (time.perf_counter() - t3):.1f} ms", file=sys.stderr, flush=True)
         except Exception as exc:  # shown on the page: a failing step must not leave Play spinning silently
             error.set(f"error in step: {exc}")
-        playing.set(False)
+            playing.set(False)
+        if not current.running and model.value is current:
+            playing.set(False)  # the run is over (a pause or a Reset already set it; a new Play must not be undone)
 
     solara.lab.use_task(play, dependencies=[playing.value], prefer_threaded=True)
 
@@ -781,6 +790,76 @@ def _Controller(model: solara.Reactive, parameters: solara.Reactive, play_interv
         solara.Button(label="Step", color="primary", on_click=step, disabled=playing.value or not current.running)
     if error.value:
         solara.Error(error.value)
+
+
+class PinnedPerson(ipyvue.VueTemplate):
+    """Clicking a person in either network pins their card: their traits and, for each world, their followers,
+    follows, new ties and close ties (or that they are not a member there), kept up to date while the worlds
+    play. Clicking the same person again, or the card's close mark, unpins it; clicking another person moves it.
+
+    The card reads the hover text the drawings already carry (:func:`socialsim.svg.network_svg`), so it costs
+    nothing while no one is pinned and sends nothing to the server."""
+
+    template = traitlets.Unicode("""
+<template>
+  <div v-if="person !== null" class="socialsim-pinned" :style="{left: x + 'px', top: y + 'px'}">
+    <span class="socialsim-pinned-close" title="unpin" @click="unpin">&#x2715;</span>
+    <div v-for="(line, k) in lines" :key="k" :class="k ? 'socialsim-pinned-world' : 'socialsim-pinned-traits'">
+      {{ line }}</div>
+  </div>
+</template>
+<script>
+module.exports = {
+  data() {
+    return {person: null, x: 0, y: 0, lines: []};
+  },
+  mounted() {
+    this.onClick = (event) => {
+      const circle = event.target.closest ? event.target.closest('.socialsim-network-svg circle[data-person]') : null;
+      if (!circle) return;
+      const person = circle.getAttribute('data-person');
+      if (person === this.person) {
+        this.unpin();
+        return;
+      }
+      this.person = person;
+      this.x = Math.max(0, Math.min(event.clientX + 12, window.innerWidth - 340));
+      this.y = Math.max(0, Math.min(event.clientY + 12, window.innerHeight - 140));
+      this.refresh();
+      if (!this.timer) this.timer = setInterval(() => this.refresh(), 300);
+    };
+    document.addEventListener('click', this.onClick);
+  },
+  destroyed() {
+    document.removeEventListener('click', this.onClick);
+    this.unpin();
+  },
+  methods: {
+    unpin() {
+      this.person = null;
+      clearInterval(this.timer);
+      this.timer = null;
+    },
+    refresh() {
+      if (this.person === null) return;
+      const lines = [''];
+      document.querySelectorAll('.socialsim-network-svg').forEach((drawing, k) => {
+        const title = drawing.querySelector('circle[data-person="' + this.person + '"] title');
+        if (!title) {
+          lines.push('World ' + 'AB'[k] + ': not among the people drawn now');
+          return;
+        }
+        const [traits, ties] = title.textContent.split('\\n');
+        lines[0] = traits;
+        lines.push('World ' + 'AB'[k] + ': ' + ties);
+      });
+      if (!lines[0]) lines[0] = 'person ' + this.person;
+      this.lines = lines;
+    },
+  },
+};
+</script>
+""").tag(sync=True)
 
 
 class _PaintedSignal(ipyvue.VueTemplate):

@@ -186,7 +186,7 @@ def legend_html(colour_by: str, groups: bool) -> str:
         items += [dot(c, lab) for c, lab in zip(GROUP_COLOURS, ("majority", "minority"))]
     items.append(dot("", "not a member in this world", ring=True))
     items.append('<span class="socialsim-key">node size: followers (one scale for both worlds); '
-                 "hover over a person for their traits and ties</span>")
+                 "hover over a person for their traits and ties, click to pin them</span>")
     return "".join(items)
 
 
