@@ -730,9 +730,10 @@ def CompareView():
 def _Controller(model: solara.Reactive, parameters: solara.Reactive, play_interval: solara.Reactive):
     """Reset / Play / Step for the model in ``model``; Reset builds a new one from ``parameters``.
 
-    Playing steps once, renders the page once for that step, waits until the browser reports it has painted
-    it (:class:`_PaintedSignal`), then pauses ``play_interval`` ms: every step is drawn, and a slow page slows
-    the play instead of piling up steps it never shows."""
+    Playing takes a step, waits until the browser reports that it has painted the step before (:class:`
+    _PaintedSignal`), pauses ``play_interval`` ms, and renders the page once for the new step: every step is
+    painted, a slow page slows the play instead of piling up steps it never shows, and the model's step
+    overlaps the browser's painting."""
     playing = solara.use_reactive(False)
     error = solara.use_reactive(None)
     painted = solara.use_memo(_Painted, [])
@@ -743,20 +744,25 @@ def _Controller(model: solara.Reactive, parameters: solara.Reactive, play_interv
 
     def play():
         current = model.value  # Reset swaps the model: this play never steps the new one
+        waiting_for = None
         try:
             while playing.value and model.value is current and current.running:
                 t0 = time.perf_counter()
                 current.step()
                 t1 = time.perf_counter()
+                if waiting_for is not None:
+                    painted.wait(waiting_for, timeout=PLAY_DRAW_TIMEOUT)
+                t2 = time.perf_counter()
+                time.sleep(play_interval.value / 1000)
+                t3 = time.perf_counter()
                 with render_context:
                     force_update()
-                t2 = time.perf_counter()
-                painted.wait(update_counter.value, timeout=PLAY_DRAW_TIMEOUT)
-                t3 = time.perf_counter()
-                time.sleep(play_interval.value / 1000)
+                # set on the widget, not through a render (a render pass costs about as much as the step's
+                # own), so the request goes out right after everything the step changed
+                waiting_for = painted.ask()
                 if _TIMING:
-                    print(f"socialsim.app: play step {current.steps} step {1000 * (t1 - t0):.1f} ms, render "
-                          f"{1000 * (t2 - t1):.1f} ms, paint {1000 * (t3 - t2):.1f} ms, pause "
+                    print(f"socialsim.app: play step {current.steps} step {1000 * (t1 - t0):.1f} ms, paint "
+                          f"{1000 * (t2 - t1):.1f} ms, pause {1000 * (t3 - t2):.1f} ms, render "
                           f"{1000 * (time.perf_counter() - t3):.1f} ms", file=sys.stderr, flush=True)
         except Exception as exc:  # shown on the page: a failing step must not leave Play spinning silently
             error.set(f"error in step: {exc}")
@@ -781,8 +787,9 @@ def _Controller(model: solara.Reactive, parameters: solara.Reactive, play_interv
             model.set(type(model.value)(**parameters.value))
             force_update()
 
-    counter = update_counter.get()
-    _PaintedSignal.element(shown=counter, on_painted=painted.report)
+    update_counter.get()
+    signal = _PaintedSignal.element(on_painted=painted.report)
+    solara.use_effect(lambda: painted.attach(solara.get_widget(signal)), [])
     with solara.Row(justify="space-between"):
         solara.Button(label="Reset", color="primary", on_click=reset)
         solara.Button(label="\u275a\u275a" if playing.value else "\u25b6", color="primary",
@@ -865,9 +872,9 @@ module.exports = {
 class _PaintedSignal(ipyvue.VueTemplate):
     """A hidden element that tells the server which update the browser has painted.
 
-    ``shown`` is the update counter of the latest render; when it changes, the page waits two animation frames
-    (the frame that lays out and paints the update's changes, and one more for changes that arrived just
-    after it) and sets ``painted`` to it. A hidden page paints nothing, so it answers at once."""
+    ``shown`` is the number of the latest request, sent after the changes it asks about; when it changes, the
+    page waits two animation frames (the frame that lays out and paints the changes, and one more for any that
+    arrived just after it) and sets ``painted`` to it. A hidden page paints nothing, so it answers at once."""
 
     template = traitlets.Unicode("""
 <template>
@@ -892,11 +899,25 @@ module.exports = {
 
 
 class _Painted:
-    """The latest update the browser reported painted, and a wait for a given one (thread-safe)."""
+    """Requests to the browser to report when it has painted, the latest report, and a wait for a given one."""
 
     def __init__(self):
         self._changed = threading.Condition()
         self.latest = -1
+        self.asked = 0
+        self.widget = None
+
+    def attach(self, widget: "_PaintedSignal") -> None:
+        """The page's signal element, once rendered."""
+        self.widget = widget
+
+    def ask(self) -> int | None:
+        """Ask the browser to report once it has painted what was sent so far; the request's number."""
+        if self.widget is None:
+            return None
+        self.asked += 1
+        self.widget.shown = self.asked
+        return self.asked
 
     def report(self, value: int) -> None:
         with self._changed:
