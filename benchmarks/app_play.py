@@ -79,6 +79,12 @@ def play(page, seconds: float) -> dict:
         page.wait_for_timeout(200)
     page.get_by_role("button", name="\u275a\u275a").click()
     page.get_by_role("button", name="Step", exact=True).wait_for(state="visible", timeout=120_000)
+    settled = _step(page)  # a step already under way when Pause was pressed still lands: wait for it
+    while True:
+        page.wait_for_timeout(1000)
+        if _step(page) == settled:
+            break
+        settled = _step(page)
     moving = [(t, k) for t, k in samples if k > start_step]
     rate = (moving[-1][1] - moving[0][1]) / (moving[-1][0] - moving[0][0]) if len(moving) > 1 else 0.0
     end_step = _step(page)

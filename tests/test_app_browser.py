@@ -4,7 +4,8 @@ The server is ``python -m socialsim.viz`` on a free port of 127.0.0.1, started b
 Playwright never downloads a browser here: it launches ``/usr/bin/chromium`` (``CHROMIUM`` overrides the path).
 One test walks through the whole page so that under ``pytest -n 2`` only one server and one browser run at a
 time: compare mode (both networks, Play with both worlds in step and its rate reported, pinning a person's card,
-Reset during Play, a lever of one world and Reset, a preset, the verdict), then the one-world view (Step, Play, a new recommender on Reset).
+Reset during Play, a lever of one world and Reset, a preset, the verdict), then the one-world view (Step, Play,
+a new recommender on Reset).
 """
 
 from __future__ import annotations

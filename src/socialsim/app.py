@@ -873,8 +873,9 @@ class _PaintedSignal(ipyvue.VueTemplate):
     """A hidden element that tells the server which update the browser has painted.
 
     ``shown`` is the number of the latest request, sent after the changes it asks about; when it changes, the
-    page waits two animation frames (the frame that lays out and paints the changes, and one more for any that
-    arrived just after it) and sets ``painted`` to it. A hidden page paints nothing, so it answers at once."""
+    page lets the messages already received be applied, then waits two animation frames (the frame that lays
+    out and paints the changes, and one more for any that arrived just after it) and sets ``painted`` to it. A
+    hidden page paints nothing, so it answers at once."""
 
     template = traitlets.Unicode("""
 <template>
@@ -888,7 +889,8 @@ module.exports = {
         this.painted = value;
         return;
       }
-      requestAnimationFrame(() => requestAnimationFrame(() => { this.painted = value; }));
+      // a task first, so that messages already received are applied before the frames are counted
+      setTimeout(() => requestAnimationFrame(() => requestAnimationFrame(() => { this.painted = value; })), 0);
     },
   },
 };
