@@ -4,15 +4,17 @@
     python benchmarks/app_profile.py --plays 5 --seconds 10
 
 Serves the app as ``benchmarks/app_play.py`` does, with ``SOCIALSIM_VIZ_TIMING=1`` so the server logs, for every
-played step, the two models' step, the render (Solara's render of the step's changes), the wait until the
-browser has painted them, and the pause, and each drawing's build. Per play it reports:
+played step, the two models' step, the wait for the browser's report that it painted the step before, the
+pause, and the render (Solara's render of the step's changes, sending them included), and each drawing's build.
+Per play it reports:
 
-* server: medians of those per-step times (and, where the app has it, the wait for the browser's report that
-  it painted the step), and the server process's CPU time per step;
+* server: medians of those per-step times (an app without them shows nan), and the server process's CPU time
+  per step;
 * browser: CPU time per step of Chromium's processes, and from Chromium's performance counters (CDP
   ``Performance.getMetrics``) the script, layout and style time per step and the page's DOM nodes, event
-  listeners and JS heap after the play (growth across plays would show leaks);
-* the rate the page showed (steps per second between the first and last step caption it drew).
+  listeners and JS heap after the play (growth across plays would show leaks); the websocket messages the page
+  received and sent per step (CDP ``Network`` events);
+* the rate the page showed (steps per second between the first and last of world A's step captions it showed).
 
 Prints a table (markdown) to paste into ``benchmarks/app_play.md``; the machine is shared, so the CPU times are
 steadier than wall times.
