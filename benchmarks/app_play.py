@@ -96,6 +96,22 @@ def play(page, seconds: float) -> dict:
             "drawn_b": drawn["B"], "load": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
 
 
+def serve_app(out, env: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """Start ``python -m socialsim.viz`` on a free port, its output to ``out``, and wait (up to 4 minutes) until
+    it answers; returns the server process and the page's address."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    server = subprocess.Popen([sys.executable, "-m", "socialsim.viz", "--port", str(port)], stdout=out,
+                              stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    for _ in range(480):
+        try:
+            urllib.request.urlopen(url, timeout=5).read()
+            break
+        except OSError:
+            time.sleep(0.5)
+    return server, url
+
+
 def main(argv=None) -> None:
     """Measure, write the results, optionally take the docs' screenshots."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -108,17 +124,8 @@ def main(argv=None) -> None:
 
     from playwright.sync_api import sync_playwright
 
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/"
-    server = subprocess.Popen([sys.executable, "-m", "socialsim.viz", "--port", str(port)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
+    server, url = serve_app(subprocess.DEVNULL)
     try:
-        for _ in range(480):
-            try:
-                urllib.request.urlopen(url, timeout=5).read()
-                break
-            except OSError:
-                time.sleep(0.5)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             page = browser.new_context(viewport={"width": 1500, "height": 1050}).new_page()

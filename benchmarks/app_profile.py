@@ -27,17 +27,14 @@ import os
 import re
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_play import CHROMIUM, CHROMIUM_ARGS, _free_port, _step, _wait_for_step  # noqa: E402
+from app_play import CHROMIUM, CHROMIUM_ARGS, _step, _wait_for_step, serve_app  # noqa: E402
 
 WATCH = """() => {
   window.__drawn = [];
@@ -75,21 +72,12 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/"
     log = Path(tempfile.mkdtemp()) / "server.log"
     env = {**os.environ, "SOCIALSIM_VIZ_TIMING": "1", "PYTHONUNBUFFERED": "1"}
-    with open(log, "wb") as out:
-        server = subprocess.Popen([sys.executable, "-m", "socialsim.viz", "--port", str(port)], stdout=out,
-                                  stderr=subprocess.STDOUT, start_new_session=True, env=env)
     rows = []
+    with open(log, "wb") as out:
+        server, url = serve_app(out, env)
     try:
-        for _ in range(480):
-            try:
-                urllib.request.urlopen(url, timeout=5).read()
-                break
-            except OSError:
-                time.sleep(0.5)
         server_procs = [psutil.Process(server.pid)]
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
