@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 import pandas as pd
-from numba import njit, prange
+from numba import njit
 
-from .graph import ORIGINS, parallel
+from .graph import ORIGINS
 from .state import ACTIVE, QUIET, State
 
 # per step (timeseries.parquet); each with what it measures and its range
@@ -352,28 +352,6 @@ def _exact_rank_correlation(x, y):
     return min(max(r, -1.0), 1.0)
 
 
-@njit(cache=True, parallel=True)
-def _new_close_by_quartile_parallel(src, closeness, contact, alive, used, threshold, skill_quartile,
-                                    shyness_quartile):
-    """The new close ties by quartile of :func:`_tie_kernel` on all threads, in a fixed number of blocks of
-    follows: the counts are whole numbers, so their sum is the same whatever the number of threads and the order
-    of the blocks."""
-    blocks = 64
-    width = (used + blocks - 1) // blocks
-    counts = np.zeros((blocks, 2, 4), np.int64)
-    for b in prange(blocks):
-        for e in range(b * width, min(used, (b + 1) * width)):
-            if alive[e] and not contact[e] and closeness[e] >= threshold:
-                counts[b, 0, skill_quartile[src[e]]] += 1
-                counts[b, 1, shyness_quartile[src[e]]] += 1
-    out = np.zeros((2, 4))
-    for b in range(blocks):
-        for row in range(2):
-            for q in range(4):
-                out[row, q] += counts[b, row, q]
-    return out
-
-
 def _groups(params, tally: np.ndarray, n_members: int, top: np.ndarray, top_group: np.ndarray) -> dict[str, float]:
     """Minority visibility among the top-k by followers (``top``: their positions among the members, ``top_group``
     their groups) and, per group, the shares with (new) mutual ties."""
@@ -483,22 +461,16 @@ def _turnover(state: State, params, top: set) -> float:
 
 def _tie_tallies(state: State, params) -> tuple[int, float, np.ndarray]:
     """(close ties, intimacy gap, new close ties by the follower's skill quartile (row 0) and shyness quartile
-    (row 1)), in one pass over the follows (the new close ties in a pass of their own on all threads when the
-    graph is large enough)."""
+    (row 1)), in one pass over the follows. It stays on one thread: the gap's sums are ordered, and a second pass
+    for the counts alone, on all threads, cost more than it saved (docs/performance.md, Both cores)."""
     g, pop, threshold = state.graph, state.pop, params.intimacy.close_threshold
-    on_threads = parallel(g.used)
-    close, gap, new_close = _tie_kernel(g.src, g.familiarity, g.closeness, g.contact, g.alive, g.used, g.n, threshold,
-                                        pop.skill_quartile, pop.shyness_quartile, not on_threads)
-    if on_threads:
-        new_close = _new_close_by_quartile_parallel(g.src, g.closeness, g.contact, g.alive, g.used, threshold,
-                                                    pop.skill_quartile, pop.shyness_quartile)
-    return close, gap, new_close
+    return _tie_kernel(g.src, g.familiarity, g.closeness, g.contact, g.alive, g.used, g.n, threshold,
+                       pop.skill_quartile, pop.shyness_quartile)
 
 
 @njit(cache=True)
-def _tie_kernel(src, familiarity, closeness, contact, alive, used, n, threshold, skill_quartile, shyness_quartile,
-                count_new_close):
-    """(close ties, intimacy gap, new close ties by quartile if ``count_new_close``): the gap is the mean over
+def _tie_kernel(src, familiarity, closeness, contact, alive, used, n, threshold, skill_quartile, shyness_quartile):
+    """(close ties, intimacy gap, new close ties by quartile): the gap is the mean over
     members who feel any familiarity of the share of it held toward people they are not close to; a new close
     tie is a close follow of someone outside one's offline contacts (live follows only, so of members)."""
     total = np.zeros(n)
@@ -523,7 +495,7 @@ def _tie_kernel(src, familiarity, closeness, contact, alive, used, n, threshold,
             t += familiarity[e]
             if closeness[e] >= threshold:
                 close += 1
-                if count_new_close and not contact[e]:
+                if not contact[e]:
                     new_close[0, skill_quartile[s]] += 1.0
                     new_close[1, shyness_quartile[s]] += 1.0
             else:
