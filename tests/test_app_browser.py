@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,9 +23,10 @@ import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+# the browser, its flags, a free port and the page's caption watcher are the benchmark's (benchmarks/app_play.py),
+# so the test and the benchmark drive and watch the page alike
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from app_play import CHROMIUM, CHROMIUM_ARGS, WATCH_CAPTIONS, _free_port  # noqa: E402
 SERVER_START_TIMEOUT = 300  # s: importing solara, mesa and the model, and numba's first compile on a fresh clone,
 # on a 2-core machine that other jobs keep busy (a load average of 10 took over 120 s)
 UI_TIMEOUT = 60_000  # ms for one UI change (a step re-draws three figures on a busy 2-core machine)
@@ -35,12 +35,6 @@ PLAY_SECONDS = 8  # how long compare mode plays while its rate is measured
 # Known, harmless offline failures. Solara's Markdown asks its CDN for katex@0.16.9, which the solara-assets
 # package does not bundle (see docs: /work/shared/context/solara-offline.md): two 404s for katex files.
 ALLOWED_FAILED_URL = re.compile(r"/_solara/cdn/katex@[^/]+/")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))  # the OS hands out a free port: distinct per xdist worker
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -122,22 +116,6 @@ def _wait_for_new_image(page, selector: str, old: bytes) -> bytes:
         if time.monotonic() > deadline:
             raise AssertionError(f"{selector} did not change")
         page.wait_for_timeout(250)
-
-
-# records, in the page, every distinct pair of world captions ("World A, step k ...") as the DOM changes
-# one observer per page, however many plays (each play empties the list); textContent, not innerText, which
-# would make the browser lay the page out again on every change it observes
-WATCH_CAPTIONS = """() => {
-  window.__captions = [];
-  if (window.__captionsObserver) return;
-  const read = () => Array.from(document.querySelectorAll('.socialsim-caption')).map(e => e.textContent).join('|');
-  window.__captionsObserver = new MutationObserver(() => {
-    const now = read();
-    const seen = window.__captions;
-    if (!seen.length || seen[seen.length - 1] !== now) seen.push(now);
-  });
-  window.__captionsObserver.observe(document.body, {subtree: true, childList: true, characterData: true});
-}"""
 
 
 def measure_play(page, seconds: float) -> dict:
